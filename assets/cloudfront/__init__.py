@@ -1,0 +1,1 @@
+"""CloudFront access logs: landing files -> raw hourly Parquet -> user agents -> dbt marts."""

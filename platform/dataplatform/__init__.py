@@ -1,0 +1,1 @@
+"""Core package of the governed data platform (resources, governance, dbt wiring, CLI)."""

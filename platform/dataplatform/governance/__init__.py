@@ -1,0 +1,1 @@
+"""Governance derived from platform/policies: owners, groups, kinds, descriptions, classification."""

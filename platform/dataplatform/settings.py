@@ -1,0 +1,56 @@
+"""Where things live. Every path the platform uses is derived here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# platform/dataplatform/settings.py -> repository root (the project is installed editable).
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+POLICIES_DIR = PROJECT_ROOT / "platform" / "policies"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+ENVIRONMENTS = ("local", "aws")
+
+
+def environment() -> str:
+    name = os.environ.get("DATAPLATFORM_ENV", "local")
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"DATAPLATFORM_ENV={name!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    return name
+
+
+def home() -> Path:
+    """All local state: lake/, warehouse.duckdb, catalog.sqlite, the Dagster instance."""
+    return Path(os.environ.get("DATAPLATFORM_HOME", ".dataplatform")).resolve()
+
+
+def lake_root() -> Path:
+    return home() / "lake"
+
+
+def warehouse_path() -> Path:
+    return home() / "warehouse.duckdb"
+
+
+def catalog_path() -> Path:
+    return home() / "catalog.sqlite"
+
+
+def dagster_home() -> Path:
+    return home() / "dagster"
+
+
+def ensure_dagster_home() -> Path:
+    """Point DAGSTER_HOME at $DATAPLATFORM_HOME/dagster with telemetry off, unless set already."""
+    path = Path(os.environ.get("DAGSTER_HOME") or dagster_home())
+    path.mkdir(parents=True, exist_ok=True)
+    config = path / "dagster.yaml"
+    if not config.exists():
+        config.write_text(
+            "telemetry:\n  enabled: false\n"
+            # One run at a time: the embedded warehouse is a single DuckDB file.
+            "run_queue:\n  max_concurrent_runs: 1\n"
+        )
+    os.environ["DAGSTER_HOME"] = str(path)
+    return path

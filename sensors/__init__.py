@@ -1,0 +1,1 @@
+"""Sensors, by trigger kind."""
