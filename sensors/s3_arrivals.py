@@ -70,7 +70,10 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
     invalid: list[str] = []
     not_yet_partitioned: list[str] = []
     start_hour = (watermark - zone.lateness) if watermark else None
-    last_partition = zone.partitions_def.get_last_partition_key(current_time=now)
+    # Hourly partitions run up to the current hour (end_offset=1); a file named for a later
+    # hour (clock skew) waits, unseen, until its hour exists.
+    last_hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    first_hour = zone.partitions_def.start.astimezone(timezone.utc)
     for group_prefix in lake.list_prefixes(zone.bucket, zone.prefix, delimiter="."):
         start_after = group_prefix + start_hour.strftime(NAME_HOUR_FORMAT) if start_hour else ""
         for info in lake.list(zone.bucket, prefix=group_prefix, start_after=start_after):
@@ -86,9 +89,13 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
                 continue
             if start_hour and hour < start_hour:
                 continue  # later than the allowed lateness: reported by the zone's backlog check
-            partition_key = hour.strftime("%Y-%m-%d-%H:%M")
-            if last_partition is None or partition_key > last_partition:
-                not_yet_partitioned.append(info.key)  # retried once its hour exists
+            if hour > last_hour:
+                not_yet_partitioned.append(info.key)
+                continue
+            if hour < first_hour:
+                invalid.append(info.key)
+                if log:
+                    log.warning(f"{zone.name}: skipped {info.key[:200]!r}: hour before the first partition")
                 continue
             new[info.key] = (info.etag, hour)
             if len(new) >= zone.max_objects_per_tick:

@@ -104,19 +104,19 @@ def _count_lines(text: bytes) -> int:
 
 
 class HourIngestor:
-    """Parses files with a pool of DuckDB cursors; one instance per run."""
+    """Parses files on a pool of threads; one instance per run."""
 
     def __init__(self, threads: int = 2):
         self.threads = threads
-        self._con = duckdb.connect()
-        self._con.execute(f"set threads = {threads}")
         self._local = threading.local()
         self._counter = 0
         self._lock = threading.Lock()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        # One in-memory database per worker thread: DuckDB's registry of Python file
+        # objects is not safe to share between concurrent scans. Parallelism is across files.
         if not hasattr(self._local, "cursor"):
-            self._local.cursor = self._con.cursor()
+            self._local.cursor = duckdb.connect(config={"threads": 1})
         return self._local.cursor
 
     def parse_file(self, key: str, distribution_id: str, path: Path) -> FileResult:
@@ -149,6 +149,7 @@ class HourIngestor:
             na_values="-",
             columns=columns,
             null_padding=True,  # fewer trailing fields than the header is valid
+            auto_detect=False,
             store_rejects=True,
             rejects_table=rejects_table,
             rejects_scan=f"{rejects_table}_scan",

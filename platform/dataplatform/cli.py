@@ -1,0 +1,158 @@
+"""The `dataplatform` command: sample data, catch up like the daemons would, summarise, open the UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from dataplatform import settings
+
+console = Console()
+
+DOMAINS = ("cloudfront",)
+
+
+def _hour(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H").replace(tzinfo=timezone.utc)
+
+
+def _default_start() -> datetime:
+    """The start of yesterday (UTC): a full day of complete hours."""
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=1)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from assets.cloudfront import sample
+    from dataplatform.environments import resources
+
+    spec = sample.SampleSpec(
+        start=args.start or _default_start(),
+        hours=args.hours,
+        lines=args.lines,
+        files_per_hour=args.files,
+        distributions=args.distributions,
+        seed=args.seed,
+        late_files=args.late_files,
+    )
+    lake = resources()["lake"]
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} lines"),
+                  TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
+        task = progress.add_task(f"sample {args.domain}", total=spec.lines)
+        written = sample.generate(lake, spec, progress=lambda done, total: progress.update(task, completed=done))
+    size = sum(info.size for info in written)
+    console.print(
+        f"wrote {len(written)} files ({size / 1e6:.1f} MB gz, {spec.lines:,} lines) for {spec.hours} hours from "
+        f"{spec.start:%Y-%m-%d %H:00} UTC into {lake.uri('landing', sample.SampleSpec.prefix)}"
+    )
+    return 0
+
+
+def _load_definitions():
+    settings.ensure_dagster_home()
+    from dataplatform.definitions import defs
+
+    return defs
+
+
+def cmd_catch_up(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from dataplatform.catchup import CatchUpSummary, CursorStore, catch_up
+
+    defs = _load_definitions()
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance, console.status("catching up...") as status:
+        def on_event(message: str) -> None:
+            status.update(message)
+            console.log(message)
+
+        summary: CatchUpSummary = catch_up(defs, instance, CursorStore(settings.dagster_home() / "sensor_cursors.json"), on_event=on_event)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
+        f"{summary.dbt_invocations} dbt invocations, {len(summary.materialized)} assets materialised, "
+        f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s"
+    )
+    if summary.failed_runs:
+        console.print(f"[red]failed runs: {', '.join(summary.failed_runs)} - open them in the UI (dataplatform dev)[/red]")
+        return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from dataplatform.summary import print_summary
+
+    print_summary(console)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The quick start: sample deliveries, catch up, summarise."""
+    args.domain = "cloudfront"
+    for step in (cmd_sample, cmd_catch_up, cmd_summary):
+        code = step(args)
+        if code:
+            return code
+    console.print(
+        "\nOpen the UI:  [bold]dataplatform dev[/bold]  (then http://127.0.0.1:3000, "
+        "asset lineage under Assets > Global asset lineage)"
+    )
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings.ensure_dagster_home()
+    os.environ["DATAPLATFORM_HOME"] = str(settings.home())
+    command = ["dagster", "dev", "-m", "dataplatform.definitions", "-h", "127.0.0.1", "-p", str(args.port)]
+    os.execvp(command[0], command)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="dataplatform", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def sample_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--start", type=_hour, default=None, help="first UTC hour, YYYY-MM-DDTHH (default: start of yesterday)")
+        p.add_argument("--hours", type=int, default=24)
+        p.add_argument("--lines", type=int, default=50_000, help="total log lines")
+        p.add_argument("--files", type=int, default=3, help="files per distribution and hour")
+        p.add_argument("--distributions", type=int, default=3)
+        p.add_argument("--late-files", type=int, default=2, help="files delivered late for past hours")
+        p.add_argument("--seed", type=int, default=7)
+        p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("sample", help="write sample deliveries into a domain's landing zone")
+    p.add_argument("domain", choices=DOMAINS)
+    sample_options(p)
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("catch-up", help="evaluate every sensor and run what it requests, until nothing is pending")
+    p.set_defaults(func=cmd_catch_up)
+
+    p = sub.add_parser("summary", help="tables built, row counts and headline KPIs of the warehouse")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("demo", help="sample data, catch up and summarise (the quick start)")
+    sample_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_dev)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""What the warehouse holds now: the published tables, their row counts, headline KPIs."""
+
+from __future__ import annotations
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from dataplatform import settings
+
+KPIS = {
+    "requests (all hours)": "select sum(requests) from marts.cloudfront_bandwidth_by_edge",
+    "bytes served (GB)": "select round(sum(bytes_sent) / 1e9, 3) from marts.cloudfront_bandwidth_by_edge",
+    "bot share of requests": "select round(100.0 * (select sum(requests) from marts.cloudfront_bot_traffic) "
+    "/ sum(requests), 1) || ' %' from marts.cloudfront_bandwidth_by_edge",
+    "busiest bot": "select bot_name || ' (' || sum(requests) || ' requests)' from marts.cloudfront_bot_traffic "
+    "group by bot_name order by sum(requests) desc limit 1",
+    "peak edge bandwidth": "select edge_location || ' ' || round(max(avg_bandwidth_bps) / 1e6, 2) || ' Mbit/s' "
+    "from marts.cloudfront_bandwidth_by_edge group by edge_location order by max(avg_bandwidth_bps) desc limit 1",
+    "cache hit ratio": "select round(100.0 * sum(cache_hit_ratio * requests) / sum(requests), 1) || ' %' "
+    "from marts.cloudfront_bandwidth_by_edge",
+}
+
+
+def print_summary(console: Console) -> None:
+    if settings.environment() != "local":
+        console.print("summary reads the embedded warehouse; in aws query the marts in Athena.")
+        return
+    path = settings.warehouse_path()
+    if not path.exists():
+        console.print(f"no warehouse yet at {path}: run `dataplatform catch-up` first")
+        return
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_schema in ('staging', 'intermediate', 'marts') order by 1, 2"
+        ).fetchall()
+        built = Table(title="tables built")
+        for column in ("table", "kind", "rows"):
+            built.add_column(column, justify="right" if column == "rows" else "left")
+        for schema, name, kind in tables:
+            rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
+            built.add_row(f"{schema}.{name}", kind.lower(), f"{rows:,}")
+        console.print(built)
+        if any(schema == "marts" for schema, _, _ in tables):
+            kpis = Table(title="headline KPIs")
+            kpis.add_column("KPI")
+            kpis.add_column("value", justify="right")
+            for label, query in KPIS.items():
+                value = con.execute(query).fetchone()
+                kpis.add_row(label, str(value[0]) if value else "-")
+            console.print(kpis)
