@@ -28,8 +28,8 @@ from bisect import bisect
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from datetime import datetime, timedelta
 from itertools import accumulate
 from math import log
 from typing import TYPE_CHECKING
@@ -124,13 +124,16 @@ ISP_V4 = (24, 31, 37, 45, 46, 47, 49, 50, 58, 59, 60, 61, 62, 67, 68, 69, 70, 71
 ISP_V6 = ("2a02:c7c::/32", "2600:1700::/28", "2601::/20", "2a01:e0a::/32", "2003::/19",
           "2406:3003::/32", "2607:fb90::/32", "2804:14c::/31")
 BROWSER, BOT, APP = 0, 1, 2
+PROFILES = 4096  # request/response shapes per viewer kind
 # (share of requests, viewers, Zipf exponent, IPv6 share, HTTP->HTTPS redirect share, HEAD share)
 KINDS = {BROWSER: (0.70, 12_000, 1.05, 0.12, 0.03, 0.005), BOT: (0.17, 300, 1.0, 0.08, 0.06, 0.05),
          APP: (0.13, 1_500, 1.1, 0.10, 0.015, 0.03)}
 TLS = {  # (ssl-protocol<TAB>ssl-cipher, cs-protocol-version): weight, per kind
     BROWSER: {("TLSv1.3\tTLS_AES_128_GCM_SHA256", "HTTP/2.0"): 55, ("TLSv1.3\tTLS_AES_128_GCM_SHA256", "HTTP/3.0"): 20,
-              ("TLSv1.3\tTLS_AES_256_GCM_SHA384", "HTTP/2.0"): 10, ("TLSv1.3\tTLS_CHACHA20_POLY1305_SHA256", "HTTP/2.0"): 5,
-              ("TLSv1.2\tECDHE-RSA-AES128-GCM-SHA256", "HTTP/2.0"): 5, ("TLSv1.2\tECDHE-RSA-AES128-GCM-SHA256", "HTTP/1.1"): 5},
+              ("TLSv1.3\tTLS_AES_256_GCM_SHA384", "HTTP/2.0"): 10,
+              ("TLSv1.3\tTLS_CHACHA20_POLY1305_SHA256", "HTTP/2.0"): 5,
+              ("TLSv1.2\tECDHE-RSA-AES128-GCM-SHA256", "HTTP/2.0"): 5,
+              ("TLSv1.2\tECDHE-RSA-AES128-GCM-SHA256", "HTTP/1.1"): 5},
     BOT: {("TLSv1.3\tTLS_AES_128_GCM_SHA256", "HTTP/1.1"): 40, ("TLSv1.2\tECDHE-RSA-AES128-GCM-SHA256", "HTTP/1.1"): 30,
           ("TLSv1.3\tTLS_AES_256_GCM_SHA384", "HTTP/2.0"): 30},
     APP: {("TLSv1.3\tTLS_AES_128_GCM_SHA256", "HTTP/2.0"): 50, ("TLSv1.3\tTLS_AES_128_GCM_SHA256", "HTTP/1.1"): 30,
@@ -214,40 +217,42 @@ def _bot_agents() -> list[tuple[str, int, tuple[str, ...]]]:
 
 def _site(rng: random.Random) -> dict:
     """Path classes of a storefront: (stems with content type, median body, sigma, statuses, weights per kind)."""
-    products = [f"{rng.choice(('red', 'classic', 'organic', 'wireless', 'vintage', 'smart'))}-"
-                f"{rng.choice(('sneakers', 'lamp', 'backpack', 'kettle', 'headphones', 'mug'))}-{1000 + i}" for i in range(300)]
+    adjectives = ("red", "classic", "organic", "wireless", "vintage", "smart")
+    nouns = ("sneakers", "lamp", "backpack", "kettle", "headphones", "mug")
+    products = [f"{rng.choice(adjectives)}-{rng.choice(nouns)}-{1000 + i}" for i in range(300)]
 
     def h() -> str:  # content hash in bundle names
         return f"{rng.getrandbits(32):08x}"
 
-    html = [("/", "text/html"), ("/index.html", "text/html"), ("/about", "text/html"), ("/cart", "text/html"),
-            ("/search", "text/html")] + [(f"/products/{p}", "text/html") for p in products] + \
-           [(f"/blog/2024/post-{i}", "text/html") for i in range(60)]
+    html = ["/", "/index.html", "/about", "/cart", "/search", *(f"/products/{p}" for p in products)]
+    html = [(stem, "text/html") for stem in html + [f"/blog/2024/post-{i}" for i in range(60)]]
     images = [(f"/images/products/{p.rsplit('-', 1)[1]}-{w}.{ext}", f"image/{ct}") for p in products
               for w, ext, ct in ((640, "jpg", "jpeg"), (1280, "webp", "webp"))]
     images += [("/images/logo.svg", "image/svg+xml")] + [(f"/images/hero-{i}.webp", "image/webp") for i in range(8)]
-    api = [("/api/v1/products", "application/json"), ("/api/v1/search", "application/json"), ("/api/v1/cart", "application/json"),
-           ("/api/v1/events", "application/json"), ("/api/v2/recommendations", "application/json")]
-    api += [(f"/api/v1/products/{p.rsplit('-', 1)[1]}", "application/json") for p in products]
+    api = ["/api/v1/products", "/api/v1/search", "/api/v1/cart", "/api/v1/events", "/api/v2/recommendations"]
+    api = [(stem, "application/json") for stem in api + [f"/api/v1/products/{1000 + i}" for i in range(300)]]
+    bundles = ("app", "vendor", *(f"chunk-{i}" for i in range(12)))
+    scripts = [(f"/static/js/{name}.{h()}.js", "application/javascript") for name in bundles]
+    sitemaps = [(stem, "application/xml") for stem in ("/sitemap.xml", "/sitemap-products.xml", "/feed.xml")]
+    probes = ("/wp-login.php", "/.env", "/xmlrpc.php", "/.git/config", "/phpmyadmin/index.php")
+    probes = [(stem, "text/html") for stem in probes]
+    videos = [(f"/media/{i}/intro-{q}.mp4", "video/mp4") for i in range(20) for q in ("1080p", "720p")]
     ok = {200: 94, 304: 2, 404: 3, 500: 0.3, 502: 0.4, 503: 0.3}
     static = {200: 85, 304: 14, 404: 0.5, 502: 0.5}
     return {  # name: (stems, median, sigma, statuses, (browser, bot, app) weights)
         "page": (html, 24_000, 0.6, ok, (22, 50, 2)),
-        "script": ([(f"/static/js/{n}.{h()}.js", "application/javascript") for n in ("app", "vendor", *(f"chunk-{i}" for i in range(12)))],
-                   120_000, 1.0, static, (17, 4, 0)),
+        "script": (scripts, 120_000, 1.0, static, (17, 4, 0)),
         "style": ([(f"/static/css/{n}.{h()}.css", "text/css") for n in ("main", "print")], 35_000, 0.6, static, (7, 2, 0)),
         "image": (images, 45_000, 1.3, {200: 88, 304: 9, 404: 2.5, 403: 0.5}, (30, 9, 20)),
         "font": ([("/fonts/inter-var.woff2", "font/woff2"), ("/fonts/inter-var-italic.woff2", "font/woff2")], 48_000, 0.2,
                  {200: 80, 304: 20}, (5, 0, 0)),
         "api": (api, 1_800, 1.1, {200: 93, 403: 2, 404: 2, 500: 1.5, 502: 1, 503: 0.5}, (12, 1, 65)),
-        "video": ([(f"/media/{i}/intro-{q}.mp4", "video/mp4") for i in range(20) for q in ("1080p", "720p")], 25_000_000, 0.8,
-                  {206: 85, 200: 10, 304: 5}, (2, 0, 8)),
+        "video": (videos, 25_000_000, 0.8, {206: 85, 200: 10, 304: 5}, (2, 0, 8)),
         "robots": ([("/robots.txt", "text/plain")], 350, 0.05, {200: 100}, (0.2, 12, 0.5)),
-        "sitemap": ([("/sitemap.xml", "application/xml"), ("/sitemap-products.xml", "application/xml"), ("/feed.xml", "application/xml")],
-                    90_000, 0.5, {200: 95, 304: 5}, (0, 10, 0)),
-        "favicon": ([("/favicon.ico", "image/x-icon"), ("/apple-touch-icon.png", "image/png")], 15_000, 0.05, {200: 80, 304: 20}, (4, 1, 0)),
-        "probe": ([(s, "text/html") for s in ("/wp-login.php", "/.env", "/xmlrpc.php", "/.git/config", "/phpmyadmin/index.php")],
-                  1_200, 0.3, {404: 80, 403: 20}, (0.1, 6, 3)),
+        "sitemap": (sitemaps, 90_000, 0.5, {200: 95, 304: 5}, (0, 10, 0)),
+        "favicon": ([("/favicon.ico", "image/x-icon"), ("/apple-touch-icon.png", "image/png")], 15_000, 0.05,
+                    {200: 80, 304: 20}, (4, 1, 0)),
+        "probe": (probes, 1_200, 0.3, {404: 80, 403: 20}, (0.1, 6, 3)),  # vulnerability scanners
     }
 
 
@@ -255,8 +260,8 @@ def _query(rng: random.Random, name: str, stem: str) -> str:
     if stem.endswith("/search"):
         return f"q={rng.choice(SEARCHES)}&page={rng.randint(1, 3)}"
     chance, options = {
-        "page": (0.12, ("utm_source=google&utm_medium=cpc&utm_campaign=spring_sale", "utm_source=newsletter&utm_medium=email",
-                        f"gclid={rng.getrandbits(64):x}", "ref=homepage")),
+        "page": (0.12, ("utm_source=google&utm_medium=cpc&utm_campaign=spring_sale",
+                        "utm_source=newsletter&utm_medium=email", f"gclid={rng.getrandbits(64):x}", "ref=homepage")),
         "script": (0.04, ("v=3.2.1",)), "style": (0.04, ("v=3.2.1",)),
         "image": (0.15, ("w=640&q=80", "w=1280&format=webp", "width=320")),
         "probe": (0.3, ("action=register", "<script>alert(1)</script>", "id=1' OR '1'='1")),
@@ -267,9 +272,9 @@ def _query(rng: random.Random, name: str, stem: str) -> str:
 def _result(rng: random.Random, status: int, cacheable: bool) -> tuple[str, str]:
     """x-edge-result-type (also used as the response result type) and x-edge-detailed-result-type."""
     if status in (200, 206, 304):
-        r = rng.random()  # cacheable: ~78 % Hit, 6 % RefreshHit, 16 % Miss; 304s are answered from cache
-        if status == 304 or (cacheable and r < 0.84):
-            return ("Hit", "Hit") if r < 0.78 else ("RefreshHit", "RefreshHit")
+        r = rng.random()  # cacheable: 83 % Hit, 6 % RefreshHit, 11 % Miss; 304s are answered from cache
+        if status == 304 or (cacheable and r < 0.89):
+            return ("Hit", "Hit") if r < 0.83 else ("RefreshHit", "RefreshHit")
         return ("Miss", "OriginShieldHit") if rng.random() < 0.12 else ("Miss", "Miss")
     if status == 301:
         return "Redirect", "Redirect"
@@ -278,7 +283,7 @@ def _result(rng: random.Random, status: int, cacheable: bool) -> tuple[str, str]
     if status == 502:
         return "Error", rng.choice(("OriginConnectError", "OriginDnsError", "OriginCommError", "OriginReadError"))
     if status == 503:
-        return rng.choice((("CapacityExceeded", "CapacityExceeded"), ("LimitExceeded", "LimitExceeded"), ("Error", "OriginError")))
+        return rng.choice((("CapacityExceeded",) * 2, ("LimitExceeded",) * 2, ("Error", "OriginError")))
     return "Error", "Error"
 
 
@@ -298,7 +303,7 @@ class _Pools:
         self.id_tails = [base64.urlsafe_b64encode(bytes([b])).decode() for b in range(256)]  # 'xx=='
         # Timings by (hit, miss, error) x (small, medium, large body): (time-taken, time-to-first-byte).
         self.timings = []
-        for median, spread in ((3, 0.9), (40, 0.8), (900, 0.8), (80, 1.0), (220, 0.8), (2000, 0.8), (15, 1.5), (15, 1.5), (15, 1.5)):
+        for median, spread in ((3, 0.9), (40, 0.8), (900, 0.8), (80, 1.0), (220, 0.8), (2000, 0.8), *[(15, 1.5)] * 3):
             pairs = []
             for _ in range(1024):
                 total = _lognormal(rng, median, spread)
@@ -307,7 +312,7 @@ class _Pools:
                 pairs.append((f"{total // 1000}.{total % 1000:03d}", f"{first // 1000}.{first % 1000:03d}"))
             self.timings.append(pairs)
         site = _site(rng)
-        self.profiles = {kind: [self._profile(rng, site, kind) for _ in range(4096)] for kind in KINDS}
+        self.profiles = {kind: [self._profile(rng, site, kind) for _ in range(PROFILES)] for kind in KINDS}
         self.viewers, weights = [], []
         agents = {BROWSER: [(ua, w, ()) for ua, w in BROWSERS.items()], APP: [(ua, w, ()) for ua, w in APPS.items()],
                   BOT: _bot_agents()}
@@ -322,7 +327,8 @@ class _Pools:
                 twice = encode_value(once)  # some clients' user agents arrive double-encoded
                 xff = _address(rng, (), 0.0) if kind != BOT and rng.random() < 0.04 else "-"
                 cs_base = 170 + len(ua) + (rng.randrange(150, 700) if kind == BROWSER else 0)
-                self.viewers.append((_address(rng, networks, v6), once, twice, kind, self.profiles[kind], ("https", *conn), xff, cs_base))
+                ip = _address(rng, networks, v6)
+                self.viewers.append((ip, once, twice, kind, self.profiles[kind], ("https", *conn), xff, cs_base))
                 weights.append(zipf[rank] * scale)
         order = list(range(len(self.viewers)))
         rng.shuffle(order)  # interleave kinds so heavy bots and heavy humans mix in the ranking
@@ -342,11 +348,15 @@ class _Pools:
             method = rng.choices(("GET", "POST", "OPTIONS"), weights=(70, 22, 8))[0]
         elif rng.random() < head_share:
             method = "HEAD"
-        status = 301 if http else 200 if method in ("POST", "OPTIONS") else rng.choices(list(statuses), weights=list(statuses.values()))[0]
-        if method == "HEAD" and status == 206:
+        if http:
+            status = 301
+        elif method in ("POST", "OPTIONS"):
             status = 200
+        else:
+            status = rng.choices(list(statuses), weights=list(statuses.values()))[0]
+            status = 200 if method == "HEAD" and status == 206 else status
         # API answers are mostly dynamic; POST and OPTIONS always go to the origin.
-        cacheable = method in ("GET", "HEAD") and (name != "api" or rng.random() < 0.25)
+        cacheable = method in ("GET", "HEAD") and (name != "api" or rng.random() < 0.3)
         rtype, detailed = _result(rng, status, cacheable)
         body, rstart, rend = _lognormal(rng, median, sigma), "-", "-"
         if status == 206:
@@ -359,15 +369,18 @@ class _Pools:
         elif status == 301:
             ctype, body = "text/html", 167  # CloudFront's own redirect page
         elif status >= 400:
-            ctype = "application/json" if name == "api" else "text/html"
-            body = 919 if status in (403, 502, 503) and name != "api" else _lognormal(rng, 300 if name == "api" else 1500, 0.4)
+            if name == "api":
+                ctype, body = "application/json", _lognormal(rng, 300, 0.4)
+            else:  # CloudFront's own error page for 403/502/503, the origin's for the rest
+                ctype, body = "text/html", 919 if status in (403, 502, 503) else _lognormal(rng, 1500, 0.4)
         elif method == "OPTIONS":
             ctype, body = "-", 0
         sent = 0 if status == 304 or method == "HEAD" else body
         clen = "-" if status == 304 else str(body)
         result_group = 0 if rtype in ("Hit", "RefreshHit", "Redirect") else 1 if rtype == "Miss" else 2
         size_group = 0 if sent < 100_000 else 1 if sent < 1_000_000 else 2
-        cs_extra = len(stem) + len(query) + (_lognormal(rng, 800, 0.8) if method == "POST" else 0) + (22 if status == 206 else 0)
+        cs_extra = len(stem) + len(query) + (22 if status == 206 else 0)  # 22: a Range header
+        cs_extra += _lognormal(rng, 800, 0.8) if method == "POST" else 0
         query = encode_value(query) if query != "-" else "-"
         # Neighbouring fields pre-joined: fewer pieces to assemble per line.
         return (method, f"{encode_value(stem)}\t{status}", f"{query}\t-\t{rtype}", rtype,
@@ -382,9 +395,10 @@ def _distributions(spec: SampleSpec) -> list[tuple[str, str, str, float, list[li
     for index, dist in enumerate(distribution_ids(spec.distributions, spec.seed)):
         host = "d" + "".join(rng.choices("abcdefghijklmnopqrstuvwxyz0123456789", k=13)) + ".cloudfront.net"
         site = SITES[index] if index < len(SITES) else f"site{index}.example.com"
-        browser_refs = {"-": 35, f"https://{site}/": 25, f"https://{site}/products/": 12, f"https://{site}/search?q=lamp": 3,
-                        "https://www.google.com/": 15, "https://www.bing.com/": 3, "https://duckduckgo.com/": 2,
-                        "https://t.co/": 2, "https://www.facebook.com/": 2, "https://www.google.com/search?q=example shop": 1}
+        browser_refs = {"-": 35, f"https://{site}/": 25, f"https://{site}/products/": 12,
+                        f"https://{site}/search?q=lamp": 3, "https://www.google.com/": 15, "https://www.bing.com/": 3,
+                        "https://duckduckgo.com/": 2, "https://t.co/": 2, "https://www.facebook.com/": 2,
+                        "https://www.google.com/search?q=example shop": 1}
         refs = [_table({encode_value(r) if r != "-" else r: w for r, w in table.items()}, 200)
                 for table in (browser_refs, {"-": 95, f"https://{site}/": 5}, {"-": 97, f"https://{site}/": 3})]
         result.append((dist, host, site, 1.0 / (index + 1), refs))
@@ -392,15 +406,15 @@ def _distributions(spec: SampleSpec) -> list[tuple[str, str, str, float, list[li
 
 
 def _plan(spec: SampleSpec, rng: random.Random, dists: list) -> list[tuple[int, datetime, float]]:
-    """(distribution index, hour, relative weight) per file, in write order; late files last."""
-    plan = []
+    """(distribution index, UTC hour, relative weight) per file, in write order; late files last."""
+    plan, start = [], spec.start.astimezone(timezone.utc)
     for h in range(spec.hours):
-        hour = spec.start + timedelta(hours=h)
+        hour = start + timedelta(hours=h)
         for d, (_, _, _, share, _) in enumerate(dists):
             count = max(1, spec.files_per_hour + rng.choice((-1, 0, 0, 1)))
             plan += [(d, hour, DIURNAL[hour.hour] * share / count * rng.uniform(0.6, 1.4)) for _ in range(count)]
     for _ in range(spec.late_files):
-        hour = spec.start + timedelta(hours=rng.randrange(spec.hours - 1))
+        hour = start + timedelta(hours=rng.randrange(spec.hours - 1))
         d = rng.choices(range(len(dists)), weights=[dist[3] for dist in dists])[0]
         plan.append((d, hour, DIURNAL[hour.hour] * dists[d][3] / spec.files_per_hour * rng.uniform(0.2, 0.8)))
     return plan
@@ -420,10 +434,12 @@ def _lines(pools: _Pools, dist: tuple, hour: datetime, n: int, rng: random.Rando
     _, host, site, _, refs = dist
     rand = rng.random
     viewers, cum, last = pools.viewers, pools.cum_weights, len(pools.viewers) - 1
-    vtotal, plen, edges, elen, mmss, ports, tails = cum[-1], 4096, pools.edges, len(pools.edges), pools.mmss, pools.ports, pools.id_tails
-    rlens = [len(table) for table in refs]
+    vtotal, plen, rlens = cum[-1], PROFILES, [len(table) for table in refs]
+    edges, elen, mmss, ports, tails = pools.edges, len(pools.edges), pools.mmss, pools.ports, pools.id_tails
     stamp = f"{hour:%Y-%m-%d}\t{hour:%H}:"
-    ids, id_bytes = base64.urlsafe_b64encode(rng.randbytes(39 * n)).decode(), rng.randbytes(n)  # x-edge-request-id: 52 + 'xx=='
+    # x-edge-request-id: 56 base64url characters ending in '==', i.e. 40 random bytes; encode
+    # 39 per line in one call (39 bytes -> exactly 52 characters) and add the 40th's 'xx=='.
+    ids, id_bytes = base64.urlsafe_b64encode(rng.randbytes(39 * n)).decode(), rng.randbytes(n)
     out = []
     for i in range(n):
         ip, ua, ua2, kind, profiles, conn, xff, cs_base = viewers[bisect(cum, rand() * vtotal, 0, last)]
@@ -431,10 +447,10 @@ def _lines(pools: _Pools, dist: tuple, hour: datetime, n: int, rng: random.Rando
         proto, tls, version = ("http", "-\t-", "HTTP/1.1") if http else conn
         taken, first = timings[int(rand() * 1024)]
         j = 52 * i
-        line = (f"{stamp}{mmss[int(rand() * 3600)]}\t{edges[int(rand() * elen)]}\t{nbytes + int(rand() * 96)}\t{ip}\t{method}\t"
-                f"{host}\t{stem_status}\t{refs[kind][int(rand() * rlens[kind])]}\t{ua2 if rand() < 0.05 else ua}\t{query_rtype}\t"
-                f"{ids[j:j + 52]}{tails[id_bytes[i]]}\t{site}\t{proto}\t{cs_base + cs_extra + int(rand() * 64)}\t{taken}\t{xff}\t"
-                f"{tls}\t{rtype}\t{version}\t-\t-")
+        line = (f"{stamp}{mmss[int(rand() * 3600)]}\t{edges[int(rand() * elen)]}\t{nbytes + int(rand() * 96)}\t"
+                f"{ip}\t{method}\t{host}\t{stem_status}\t{refs[kind][int(rand() * rlens[kind])]}\t"
+                f"{ua2 if rand() < 0.05 else ua}\t{query_rtype}\t{ids[j:j + 52]}{tails[id_bytes[i]]}\t{site}\t{proto}\t"
+                f"{cs_base + cs_extra + int(rand() * 64)}\t{taken}\t{xff}\t{tls}\t{rtype}\t{version}\t-\t-")
         if not legacy:
             line = f"{line}\t{ports[int(rand() * 64512)]}\t{first}\t{last_five}"
             if rand() < 0.01:  # valid per spec: a line may stop 1-4 fields before the header's end
@@ -449,13 +465,19 @@ def _gzip(header: str, lines: list[str]) -> bytes:
 
 def generate(store: ObjectStore, spec: SampleSpec, *, bucket: str = "landing",
              progress: Callable[[int, int], None] | None = None) -> list[ObjectInfo]:
-    """Write the sample's files to `bucket` one by one (memory is bounded by one file); ObjectInfos in write order."""
+    """Write the sample's files to `bucket` one at a time (memory stays at a couple of files).
+
+    Returns the ObjectInfos in write order; `progress(done_lines, total_lines)` after each file.
+    """
     if spec.hours < 1 or spec.lines < 0 or spec.files_per_hour < 1 or spec.distributions < 1 or spec.late_files < 0:
         raise ValueError(f"invalid sample spec: {spec}")
     if not 0.0 <= spec.legacy_share <= 1.0:
         raise ValueError(f"legacy_share must be within [0, 1]: {spec.legacy_share}")
     if spec.late_files and spec.hours < 2:
         raise ValueError("late_files need at least two hours: they are named for an hour before the last")
+    utc = spec.start.astimezone(timezone.utc) if spec.start.tzinfo else None
+    if utc is None or utc != utc.replace(minute=0, second=0, microsecond=0):
+        raise ValueError(f"start must be a tz-aware datetime on a whole hour: {spec.start}")
     rng = random.Random(f"plan:{spec.seed}")
     dists, pools = _distributions(spec), _pools(spec.seed)
     plan = _plan(spec, rng, dists)

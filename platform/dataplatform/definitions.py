@@ -4,28 +4,29 @@ resources. Global policy lives here; everything else lives with its domain."""
 import dagster as dg
 
 from assets.cloudfront import assets as cloudfront
-from dataplatform import environments, settings
+from dataplatform import environments
 from dataplatform.dbt import build_dbt_assets
 from sensors.landing_zones import sensors as landing_sensors
-
-settings.ensure_dagster_home()
 
 
 def _downstream_is_eager(spec: dg.AssetSpec) -> dg.AssetSpec:
     """Global policy: anything computed from other assets refreshes when they change.
-    Raw partitions are driven by arrival sensors instead."""
-    if spec.key.path[0] == "raw" and spec.partitions_def is not None:
+    Partitioned raw assets are driven by the arrival sensors instead."""
+    if spec.partitions_def is not None:
         return spec
     return spec.replace_attributes(automation_condition=spec.automation_condition or dg.AutomationCondition.eager())
 
 
-python_assets = dg.map_asset_specs(
-    _downstream_is_eager,
-    [cloudfront.landing_access_logs, cloudfront.cloudfront_raw, cloudfront.user_agent_dimension],
-)
+def build_definitions() -> dg.Definitions:
+    python_assets = dg.map_asset_specs(
+        _downstream_is_eager,
+        [cloudfront.landing_access_logs, cloudfront.cloudfront_raw, cloudfront.user_agent_dimension],
+    )
+    return dg.Definitions(
+        assets=[*python_assets, build_dbt_assets()],
+        sensors=landing_sensors,
+        resources=environments.resources(),
+    )
 
-defs = dg.Definitions(
-    assets=[*python_assets, build_dbt_assets()],
-    sensors=landing_sensors,
-    resources=environments.resources(),
-)
+
+defs = build_definitions()
