@@ -28,7 +28,7 @@ ranked as (
         -- Ties broken by address so the ranking is reproducible.
         cast(row_number() over (
             partition by request_date, distribution_id
-            order by bytes_sent desc, client_ip
+            order by bytes_sent desc, client_ip asc
         ) as integer) as viewer_rank
     from per_viewer
 ),

@@ -1,0 +1,5 @@
+"""Stand-ins for dbt's cross-database macros, so sqlfluff's jinja templater can render models."""
+
+
+def date_trunc(datepart, date):
+    return f"date_trunc('{datepart}', {date})"

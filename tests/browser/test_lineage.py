@@ -1,0 +1,218 @@
+"""The CloudFront lineage, landing to marts, is one connected graph in the Dagster UI.
+
+Two views of the same fact: the webserver's GraphQL API (the dependency edges Dagster loaded)
+and the rendered page (the asset nodes and the edges drawn between them in the lineage SVG).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DagsterDev
+
+GROUP = "cloudfront"
+LANDING = ("landing", "cloudfront", "access_logs")
+MARTS = (
+    ("marts", "cloudfront_bot_traffic"),
+    ("marts", "cloudfront_bandwidth_by_edge"),
+    ("marts", "cloudfront_top_viewers"),
+)
+EXPECTED = (
+    LANDING,
+    ("raw", "cloudfront", "access_logs"),
+    ("raw", "cloudfront", "access_log_rejects"),
+    ("raw", "cloudfront", "access_log_user_agents"),
+    ("raw", "cloudfront", "user_agents"),
+    ("staging", "stg_cloudfront__access_logs"),
+    ("staging", "stg_cloudfront__user_agents"),
+    ("intermediate", "int_cloudfront__requests_classified"),
+    *MARTS,
+)
+
+ARTIFACTS = Path(__file__).with_name("artifacts")
+
+ASSET_NODES_QUERY = """
+{
+  assetNodes {
+    assetKey { path }
+    groupName
+    dependencyKeys { path }
+    repository { name location { name } }
+  }
+}
+"""
+
+# The lineage graph is an SVG: one <foreignObject> per asset node, one <path marker-end=...> per edge.
+GRAPH_SVG = "svg:has(foreignObject)"
+
+# For each asset node: the asset key it links to and its box; for each edge: its end points.
+RENDERED_GRAPH_JS = """
+() => {
+  const svg = [...document.querySelectorAll('svg')].find(s => s.querySelector('foreignObject'));
+  if (!svg) return {nodes: [], edges: []};
+  const nodes = [...svg.querySelectorAll('foreignObject')].map(fo => {
+    const keys = [...fo.querySelectorAll('a[href^="/assets/"]')]
+      .map(a => decodeURIComponent(a.getAttribute('href').split('?')[0].slice('/assets/'.length)));
+    return {
+      keys: [...new Set(keys)],
+      x: +fo.getAttribute('x'), y: +fo.getAttribute('y'),
+      width: +fo.getAttribute('width'), height: +fo.getAttribute('height'),
+    };
+  });
+  const edges = [...svg.querySelectorAll('path[marker-end]')].map(p => {
+    const numbers = (p.getAttribute('d').match(/-?[\\d.]+/g) || []).map(Number);
+    return numbers.length >= 4
+      ? {x1: numbers[0], y1: numbers[1], x2: numbers[numbers.length - 2], y2: numbers[numbers.length - 1]}
+      : null;
+  }).filter(Boolean);
+  return {nodes, edges};
+}
+"""
+
+SETTLED_JS = """
+() => {
+  const svg = [...document.querySelectorAll('svg')].find(s => s.querySelector('foreignObject'));
+  if (!svg) return false;
+  const r = svg.querySelector('foreignObject').getBoundingClientRect();
+  const box = [r.x, r.y, r.width, r.height].map(v => v.toFixed(1)).join(',');
+  const state = window.__lineageSettle || (window.__lineageSettle = {box: null, frames: 0});
+  state.frames = box === state.box ? state.frames + 1 : 0;
+  state.box = box;
+  return state.frames >= 10;
+}
+"""
+
+
+def _key(path: tuple[str, ...] | list[str]) -> str:
+    return "/".join(path)
+
+
+def _reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for child in edges.get(queue.popleft(), ()):
+            if child not in seen:
+                seen.add(child)
+                queue.append(child)
+    return seen
+
+
+def _api_graph(server: DagsterDev) -> tuple[dict[str, dict[str, Any]], dict[str, set[str]]]:
+    """Asset nodes by key and downstream edges (parent -> children), from the webserver's GraphQL API."""
+    nodes = {_key(node["assetKey"]["path"]): node for node in server.graphql(ASSET_NODES_QUERY)["assetNodes"]}
+    downstream: dict[str, set[str]] = defaultdict(set)
+    for key, node in nodes.items():
+        for parent in node["dependencyKeys"]:
+            downstream[_key(parent["path"])].add(key)
+    return nodes, downstream
+
+
+def _rendered_edges(graph: dict[str, Any], tolerance: float = 12.0) -> set[tuple[str, str]]:
+    """Map each drawn edge to the nodes it joins: it leaves a node's right side, ends at (the arrow
+    before) the next node's left side, both within the nodes' vertical extent."""
+
+    def node_at(x: float, y: float, side: str) -> str | None:
+        for node in graph["nodes"]:
+            edge_x = node["x"] + node["width"] if side == "right" else node["x"]
+            if len(node["keys"]) == 1 and abs(edge_x - x) <= tolerance and node["y"] <= y <= node["y"] + node["height"]:
+                return node["keys"][0]
+        return None
+
+    edges = set()
+    for edge in graph["edges"]:
+        source, target = node_at(edge["x1"], edge["y1"], "right"), node_at(edge["x2"], edge["y2"], "left")
+        if source and target:
+            edges.add((source, target))
+    return edges
+
+
+def _save_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=False)
+    shutil.copy2(path, tmp_path / name)
+    return path
+
+
+def _dismiss_community_modal(page: Any, server: DagsterDev) -> None:
+    """The "Join the Dagster community" dialog covers the page on a fresh instance (shown on
+    localhost, one second after load, until skipped). The server says whether it will show: if it
+    will, wait for it and press Skip, which records the dismissal on the server."""
+    from playwright.sync_api import expect
+
+    if not server.graphql("{ shouldShowNux }")["shouldShowNux"]:
+        return
+    dialog = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
+    expect(dialog).to_be_visible(timeout=30_000)
+    dialog.get_by_role("button", name="Skip").click()
+    expect(dialog).to_be_hidden()
+    page.mouse.move(0, 0)  # off the graph: a pointer left over a node highlights it and its edges
+
+
+@pytest.mark.browser
+def test_cloudfront_lineage_landing_to_marts(browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    # 1. The API: every CloudFront asset is loaded, in the group, and each mart is downstream of landing.
+    api_nodes, downstream = _api_graph(dagster_dev)
+    missing = [_key(key) for key in EXPECTED if _key(key) not in api_nodes]
+    assert not missing, f"assets missing from the code location: {missing}"
+    assert {api_nodes[_key(key)]["groupName"] for key in EXPECTED} == {GROUP}
+    from_landing = _reachable(downstream, _key(LANDING))
+    unreachable = [_key(mart) for mart in MARTS if _key(mart) not in from_landing]
+    assert not unreachable, f"marts not downstream of {_key(LANDING)} in the API graph: {unreachable}"
+
+    keys = {_key(key) for key in EXPECTED}
+
+    # 2. The page: the group's lineage tab, /locations/<repository>@<location>/asset-groups/<group>.
+    repository = api_nodes[_key(LANDING)]["repository"]
+    url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/{GROUP}"
+    page.goto(url, wait_until="domcontentloaded")
+    try:
+        _dismiss_community_modal(page, dagster_dev)
+
+        # Every expected asset is drawn as a full node (it links to its asset page) with its name,
+        # and the zoom-to-fit has settled with all of them in view.
+        svg = page.locator(GRAPH_SVG)
+        for key in EXPECTED:
+            node = svg.locator(f'foreignObject:has(a[href^="/assets/{_key(key)}?"])')
+            expect(node, f"lineage node for {_key(key)}").to_have_count(1, timeout=60_000)
+            label = node.locator(f'[data-tooltip="{key[-1]}"]')
+            expect(label, f"label of {_key(key)}").to_be_visible()
+            expect(label, f"label of {_key(key)}").to_be_in_viewport(ratio=1.0)
+        # The edges are drawn: at least one per dependency among the expected assets.
+        expected_edges = {(parent, child) for parent in keys for child in downstream.get(parent, ()) if child in keys}
+        page.wait_for_function(
+            "n => document.querySelectorAll('svg path[marker-end]').length >= n", arg=len(expected_edges)
+        )
+        # Live data (latest event, checks) has arrived for every node.
+        expect(svg.get_by_text("Loading…")).to_have_count(0)
+        # The zoom-to-fit has come to rest: the graph's on-screen box is unchanged for 10 frames.
+        page.wait_for_function(SETTLED_JS, polling="raf")
+    except Exception:
+        failure = _save_screenshot(page, tmp_path, "lineage-failure.png")
+        print(f"screenshot of the failure: {failure}\ndagster dev log:\n{dagster_dev.log_tail(40)}")
+        raise
+
+    screenshot = _save_screenshot(page, tmp_path, "lineage.png")
+    print(f"lineage screenshot: {screenshot} (copy in {tmp_path})")
+
+    # 3. Connectivity as drawn: the edges in the SVG join the nodes exactly as the API says, so
+    #    there is a drawn path from landing to each mart.
+    rendered = _rendered_edges(page.evaluate(RENDERED_GRAPH_JS))
+    drawn = {(parent, child) for parent, child in rendered if parent in keys and child in keys}
+    assert drawn == expected_edges, (
+        f"drawn edges differ from the API's: not drawn {sorted(expected_edges - drawn)}, "
+        f"unexpected {sorted(drawn - expected_edges)}"
+    )
+    drawn_downstream: dict[str, set[str]] = defaultdict(set)
+    for parent, child in rendered:
+        drawn_downstream[parent].add(child)
+    reached = _reachable(drawn_downstream, _key(LANDING))
+    unreachable = [_key(mart) for mart in MARTS if _key(mart) not in reached]
+    assert not unreachable, f"no drawn path from {_key(LANDING)} to {unreachable}; drawn edges: {sorted(rendered)}"
