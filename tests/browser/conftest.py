@@ -4,7 +4,9 @@
 comes from the definitions alone). It is started through tests/browser/dagster_dev.py, which
 restores the default SIGINT/SIGTERM handlers before exec'ing `dagster dev` (started in the
 background, it would otherwise ignore them), in its own session, so teardown can stop the whole
-process tree - webserver, daemon and code servers - by signalling the process group.
+process tree - webserver, daemon and code servers - by signalling the process group
+(SIGINT, as Ctrl-C would; SIGTERM makes the code servers exit before `dagster dev` asks them to,
+and it then restarts one and waits for it).
 """
 
 from __future__ import annotations
@@ -147,18 +149,20 @@ def _wait_until_ready(server: DagsterDev, deadline: float) -> None:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM the whole process group, wait for the wrapper (now `dagster dev`) to exit, SIGKILL if it won't."""
-    if process.poll() is not None:
-        return
+    """Signal the whole process group the way Ctrl-C in a terminal does (SIGINT), wait for the
+    wrapper (now `dagster dev`) to exit; escalate to SIGTERM, then SIGKILL, if it won't."""
     pgid = process.pid  # start_new_session=True: the wrapper leads its own process group
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-        process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=SHUTDOWN_TIMEOUT_S)
+    for sig, timeout in ((signal.SIGINT, SHUTDOWN_TIMEOUT_S), (signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        if process.poll() is not None:
+            break
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            continue
     # Stragglers (code servers) still in the group once `dagster dev` itself has gone.
     try:
         os.killpg(pgid, signal.SIGKILL)
