@@ -1,53 +1,50 @@
-"""Sensors on object arrivals in a landing zone.
+"""One arrival sensor per landing zone, built from policy (platform/policies/landing_zones.yaml).
 
-The cursor keeps a watermark (the newest hour seen) and the keys + ETags seen within the
-allowed lateness. Each tick lists, per distribution prefix, only keys named for hours at or
-after watermark - lateness (S3 `StartAfter`), so its cost follows recent deliveries, not
-everything ever delivered. New or changed objects are grouped by the hour in their name;
-each contiguous run of hours becomes one run over that partition range, keyed by the
-objects' keys and ETags so a replayed tick never launches a duplicate run.
+The cursor keeps a watermark (the newest hour seen), the keys + ETags seen within the
+allowed lateness, and the keys already reported as invalid. Each tick lists, per group
+(e.g. per distribution), only keys at or after the hour prefix of watermark - lateness
+(S3 `StartAfter`), so its cost follows recent deliveries, not everything ever delivered.
+New or changed objects are grouped by the hour in their name; each contiguous run of hours
+becomes one run over that partition range, keyed by the objects' keys and ETags so a
+replayed tick never launches a duplicate run. Keys that do not match the zone's pattern are
+never run: they are logged and recorded on the landing asset (visible in the UI).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from dataplatform.landing_zones import KeyRejected, LandingZone
+from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
+
 HOUR = timedelta(hours=1)
-NAME_HOUR_FORMAT = "%Y-%m-%d-%H"
+CURSOR_HOUR_FORMAT = "%Y-%m-%d-%H"
+MAX_OBJECTS_PER_TICK = 5000
+MAX_REPORTED_KEYS = 1000
 
 
-@dataclass(frozen=True)
-class LandingZone:
-    name: str
-    bucket: str
-    prefix: str
-    parse_hour: Callable[[str], datetime]  # raises ValueError for keys that do not match the zone's pattern
-    targets: Sequence[dg.AssetKey]
-    partitions_def: dg.TimeWindowPartitionsDefinition
-    lateness: timedelta = timedelta(hours=26)
-    max_objects_per_tick: int = 5000
-
-
-def load_cursor(raw: str | None) -> tuple[datetime | None, dict[str, str]]:
-    if not raw:
-        return None, {}
-    state = json.loads(raw)
+def load_cursor(raw: str | None) -> tuple[datetime | None, dict[str, str], dict[str, str]]:
+    state = json.loads(raw) if raw else {}
     watermark = state.get("watermark")
     return (
-        datetime.strptime(watermark, NAME_HOUR_FORMAT).replace(tzinfo=timezone.utc) if watermark else None,
+        datetime.strptime(watermark, CURSOR_HOUR_FORMAT).replace(tzinfo=timezone.utc) if watermark else None,
         state.get("seen", {}),
+        state.get("rejected", {}),
     )
 
 
-def dump_cursor(watermark: datetime | None, seen: dict[str, str]) -> str:
+def dump_cursor(watermark: datetime | None, seen: dict[str, str], rejected: dict[str, str]) -> str:
     return json.dumps(
-        {"watermark": watermark.strftime(NAME_HOUR_FORMAT) if watermark else None, "seen": dict(sorted(seen.items()))},
+        {
+            "watermark": watermark.strftime(CURSOR_HOUR_FORMAT) if watermark else None,
+            "seen": dict(sorted(seen.items())),
+            "rejected": dict(sorted(rejected.items())[-MAX_REPORTED_KEYS:]),
+        },
         separators=(",", ":"),
     )
 
@@ -62,90 +59,105 @@ def contiguous_ranges(hours: Sequence[datetime]) -> list[tuple[datetime, datetim
     return ranges
 
 
+def _run_request(zone: LandingZone, first: datetime, last: datetime, objects: list[str]) -> dg.RunRequest:
+    digest = hashlib.sha256("\n".join(sorted(objects)).encode()).hexdigest()[:16]
+    first_key, last_key = (h.strftime(HOUR_KEY_FORMAT) for h in (first, last))
+    tags = {"dataplatform/landing_zone": zone.name, "dataplatform/objects": str(len(objects))}
+    partition = {"partition_key": first_key}
+    if first != last:
+        partition = {}
+        tags |= {"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key}
+    return dg.RunRequest(
+        run_key=f"{zone.name}:{first_key}..{last_key}:{digest}",
+        asset_selection=[dg.AssetKey.from_user_string(t) for t in zone.targets],
+        tags=tags,
+        **partition,
+    )
+
+
 def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=None) -> tuple[list[dg.RunRequest], str, dict]:
-    """One tick, as a pure function of the lake's listing and the cursor (tested directly)."""
-    watermark, seen = load_cursor(cursor)
-    listed = 0
-    new: dict[str, tuple[str, datetime]] = {}
-    invalid: list[str] = []
-    not_yet_partitioned: list[str] = []
-    start_hour = (watermark - zone.lateness) if watermark else None
-    # Hourly partitions run up to the current hour (end_offset=1); a file named for a later
-    # hour (clock skew) waits, unseen, until its hour exists.
+    """One tick, as a pure function of the lake's listing, the cursor and the clock."""
+    watermark, seen, rejected = load_cursor(cursor)
+    floor = (watermark - zone.lateness) if watermark else None
+    # Hourly partitions run up to the current hour; a key named for a later hour (clock
+    # skew) waits, unseen, until its hour exists.
     last_hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    first_hour = zone.partitions_def.start.astimezone(timezone.utc)
-    for group_prefix in lake.list_prefixes(zone.bucket, zone.prefix, delimiter="."):
-        start_after = group_prefix + start_hour.strftime(NAME_HOUR_FORMAT) if start_hour else ""
-        for info in lake.list(zone.bucket, prefix=group_prefix, start_after=start_after):
+    first_hour = hourly.start.astimezone(timezone.utc)
+
+    listed, waiting = 0, 0
+    new: dict[str, tuple[str, datetime]] = {}
+    newly_rejected: dict[str, str] = {}
+    for group in zone.list_groups(lake):
+        start_after = zone.hour_prefix(group, floor) if floor else ""
+        for info in lake.list(zone.bucket, prefix=group, start_after=start_after):
             listed += 1
-            if seen.get(info.key) == info.etag:
+            if seen.get(info.key) == info.etag or rejected.get(info.key) == info.etag:
                 continue
             try:
-                hour = zone.parse_hour(info.key)
-            except ValueError as error:
-                invalid.append(info.key)
+                hour = zone.hour_of(info.key)
+                if hour < first_hour:
+                    raise KeyRejected(f"hour {hour:%Y-%m-%d %H}:00 is before the first partition")
+            except KeyRejected as error:
+                newly_rejected[info.key] = info.etag
                 if log:
-                    log.warning(f"{zone.name}: skipped {info.key[:200]!r}: {error}")
+                    log.warning(f"{zone.name}: not processed {info.key[:200]!r}: {error}")
                 continue
-            if start_hour and hour < start_hour:
-                continue  # later than the allowed lateness: reported by the zone's backlog check
+            if floor and hour < floor:
+                continue  # later than the allowed lateness
             if hour > last_hour:
-                not_yet_partitioned.append(info.key)
-                continue
-            if hour < first_hour:
-                invalid.append(info.key)
-                if log:
-                    log.warning(f"{zone.name}: skipped {info.key[:200]!r}: hour before the first partition")
+                waiting += 1
                 continue
             new[info.key] = (info.etag, hour)
-            if len(new) >= zone.max_objects_per_tick:
+            if len(new) >= MAX_OBJECTS_PER_TICK:
                 break
 
     by_hour: dict[datetime, list[str]] = {}
     for key, (etag, hour) in new.items():
         by_hour.setdefault(hour, []).append(f"{key}@{etag}")
-    requests = []
-    for first, last in contiguous_ranges(list(by_hour)):
-        objects = sorted(o for h, objs in by_hour.items() if first <= h <= last for o in objs)
-        digest = hashlib.sha256("\n".join(objects).encode()).hexdigest()[:16]
-        first_key, last_key = (h.strftime("%Y-%m-%d-%H:%M") for h in (first, last))
-        tags = {"dataplatform/landing_zone": zone.name, "dataplatform/objects": str(len(objects))}
-        if first == last:
-            partition = {"partition_key": first_key}
-        else:
-            partition = {}
-            tags |= {"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key}
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{zone.name}:{first_key}..{last_key}:{digest}",
-                asset_selection=list(zone.targets),
-                tags=tags,
-                **partition,
-            )
-        )
+    requests = [
+        _run_request(zone, first, last, [o for h, objs in by_hour.items() if first <= h <= last for o in objs])
+        for first, last in contiguous_ranges(list(by_hour))
+    ]
 
-    hours = [hour for _, hour in new.values()]
-    new_watermark = max([h for h in (watermark, *hours) if h is not None], default=None)
-    floor = new_watermark - zone.lateness if new_watermark else None
+    new_watermark = max([h for h in (watermark, *(hour for _, hour in new.values())) if h is not None], default=None)
+    new_floor = new_watermark - zone.lateness if new_watermark else None
     seen.update({key: etag for key, (etag, _) in new.items()})
-    seen = {key: etag for key, etag in seen.items() if floor is None or zone.parse_hour(key) >= floor}
-    stats = {"listed": listed, "new": len(new), "invalid": len(invalid), "waiting": len(not_yet_partitioned)}
-    return requests, dump_cursor(new_watermark, seen), stats
+    seen = {key: etag for key, etag in seen.items() if new_floor is None or zone.hour_of(key) >= new_floor}
+    stats = {"listed": listed, "new": len(new), "rejected": len(newly_rejected), "waiting": waiting}
+    return requests, dump_cursor(new_watermark, seen, {**rejected, **newly_rejected}), stats | {
+        "rejected_keys": sorted(newly_rejected)
+    }
 
 
 def arrival_sensor(zone: LandingZone) -> dg.SensorDefinition:
+    landing_asset = dg.AssetKey.from_user_string(zone.landing_asset)
+
     @dg.sensor(
         name=f"{zone.name}_arrivals",
-        description=f"Runs {', '.join(k.to_user_string() for k in zone.targets)} for the hours of new objects under "
-        f"{zone.bucket}/{zone.prefix}.",
-        asset_selection=list(zone.targets),
+        description=f"Runs {', '.join(zone.targets)} for the hours of new objects under {zone.bucket}/{zone.prefix}.",
+        asset_selection=[dg.AssetKey.from_user_string(t) for t in zone.targets],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         required_resource_keys={"lake"},
     )
-    def _sensor(context: dg.SensorEvaluationContext):
-        requests, cursor, stats = evaluate(zone, context.resources.lake, context.cursor, datetime.now(timezone.utc), context.log)
+    def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        requests, cursor, stats = evaluate(
+            zone, context.resources.lake, context.cursor, datetime.now(timezone.utc), context.log
+        )
+        rejected_keys = stats.pop("rejected_keys")
         context.log.info(f"{zone.name}: {stats}")
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        events = []
+        if rejected_keys:
+            # Shown on the landing asset in the UI: keys that were refused, never executed.
+            events.append(
+                dg.AssetObservation(
+                    asset_key=landing_asset,
+                    metadata={
+                        "rejected_keys": dg.MetadataValue.json([k[:300] for k in rejected_keys[:100]]),
+                        "rejected_count": len(rejected_keys),
+                    },
+                )
+            )
+        return dg.SensorResult(run_requests=requests, cursor=cursor, asset_events=events)
 
     return _sensor

@@ -11,14 +11,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.cloudfront import user_agents
-from assets.cloudfront.format import ObjectNameError, parse_object_name
+from assets.cloudfront.format import parse_object_name
 from assets.cloudfront.ingest import RAW_COLUMNS, REJECT_COLUMNS, HourIngestor, glue_columns
-from assets.cloudfront.partitions import HOUR_KEY_FORMAT, hourly
 from dataplatform.governance.policies import python_asset_spec
+from dataplatform.landing_zones import zone
+from dataplatform.lake_tables import HIVE_PARTITION_KEYS, hive_path, publish_partition
+from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
 from dataplatform.resources.catalog import Table
 
 DOMAIN = "cloudfront"
-LANDING_BUCKET, LANDING_PREFIX = "landing", "cloudfront/"
+ZONE = zone("cloudfront")
+LANDING_BUCKET, LANDING_PREFIX = ZONE.bucket, ZONE.prefix
 RAW_BUCKET, QUARANTINE_BUCKET = "raw", "quarantine"
 CATALOG_DATABASE = "raw_cloudfront"
 
@@ -28,7 +31,6 @@ REJECTS = dg.AssetKey(["raw", "cloudfront", "access_log_rejects"])
 HOURLY_USER_AGENTS = dg.AssetKey(["raw", "cloudfront", "access_log_user_agents"])
 USER_AGENTS = dg.AssetKey(["raw", "cloudfront", "user_agents"])
 
-HIVE_PARTITION_KEYS = (("dt", "string"), ("hour", "string"))
 UA_HOURLY_COLUMNS = (("user_agent", "VARCHAR"),)
 
 _DESCRIPTIONS = {
@@ -61,31 +63,9 @@ def hour_of(partition_key: str) -> datetime:
     return datetime.strptime(partition_key, HOUR_KEY_FORMAT).replace(tzinfo=timezone.utc)
 
 
-def hive_values(hour: datetime) -> tuple[str, str]:
-    return (f"{hour:%Y-%m-%d}", f"{hour:%H}")
-
-
-def hive_path(hour: datetime) -> str:
-    dt, hh = hive_values(hour)
-    return f"dt={dt}/hour={hh}"
-
-
 def landing_files_for_hour(lake, hour: datetime) -> list[tuple[str, str]]:
-    """(key, distribution id) of every landing file named for `hour`.
-
-    Lists one roll-up per distribution, then only that hour's keys of each: the cost
-    follows the number of distributions and files of the hour, not the bucket's history.
-    """
-    found = []
-    for distribution_prefix in lake.list_prefixes(LANDING_BUCKET, LANDING_PREFIX, delimiter="."):
-        for info in lake.list(LANDING_BUCKET, prefix=f"{distribution_prefix}{hour:%Y-%m-%d-%H}."):
-            try:
-                distribution, file_hour = parse_object_name(info.key)
-            except ObjectNameError:
-                continue  # the arrival sensor reports badly named objects
-            if file_hour == hour:
-                found.append((info.key, distribution))
-    return found
+    """(key, distribution id) of every landing file named for `hour`."""
+    return [(key, parse_object_name(key)[0]) for key in ZONE.keys_for_hour(lake, hour)]
 
 
 landing_access_logs = python_asset_spec(
@@ -147,10 +127,8 @@ def cloudfront_raw(context: dg.AssetExecutionContext):
             )
             for quarantined_key, _reason in result.quarantined:
                 lake.put(QUARANTINE_BUCKET, quarantined_key, lake.get(LANDING_BUCKET, quarantined_key))
-            # Publish every file of the hour, then register: readers never see half a partition.
             for asset_key, table in tables.items():
-                lake.upload(out[asset_key], RAW_BUCKET, f"cloudfront/{table.name}/{hive_path(hour)}/part-00000.parquet")
-                catalog.register_partitions(CATALOG_DATABASE, table.name, [hive_values(hour)])
+                publish_partition(lake, catalog, table, RAW_BUCKET, hour, out[asset_key])
             # Reconcile against what was written, not what the parser said it wrote.
             rows_written = pq.ParquetFile(out[ACCESS_LOGS]).metadata.num_rows
             rejected_lines = pq.read_table(out[REJECTS], columns=["line_number"]).column(0).drop_null().length()

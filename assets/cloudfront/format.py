@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 
 # The current layout; files written before late 2019 carry the first 26 only.
 FIELDS = (
@@ -25,27 +25,20 @@ def column_name(field: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")
 
 
-# <optional prefix>/<DistributionId>.YYYY-MM-DD-HH.<unique-id>.gz
-OBJECT_NAME = re.compile(
-    r"^(?P<prefix>(?:[^/]+/)*)(?P<distribution>[A-Z0-9]{1,32})\."
-    r"(?P<hour>\d{4}-\d{2}-\d{2}-\d{2})\.(?P<unique>[A-Za-z0-9_-]{1,64})\.gz$"
-)
-
-
 class ObjectNameError(ValueError):
     pass
 
 
 def parse_object_name(key: str) -> tuple[str, datetime]:
-    """Distribution id and UTC hour of a log object key; raises ObjectNameError otherwise."""
-    match = OBJECT_NAME.match(key)
-    if match is None:
-        raise ObjectNameError(f"not a CloudFront log object name: {key[:200]!r}")
+    """Distribution id and UTC hour of a landing key, validated by the zone's declared pattern
+    (platform/policies/landing_zones.yaml); raises ObjectNameError otherwise."""
+    from dataplatform.landing_zones import KeyRejected, zone
+
     try:
-        hour = datetime.strptime(match["hour"], "%Y-%m-%d-%H").replace(tzinfo=timezone.utc)
-    except ValueError as error:
-        raise ObjectNameError(f"invalid hour in {key[:200]!r}: {error}") from error
-    return match["distribution"], hour
+        hour, groups = zone("cloudfront").parse(key)
+    except KeyRejected as error:
+        raise ObjectNameError(f"{error}: {key[:200]!r}") from None
+    return groups["distribution"], hour
 
 
 def object_name(distribution: str, hour: datetime, unique: str, prefix: str = "") -> str:

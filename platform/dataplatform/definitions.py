@@ -6,6 +6,7 @@ import dagster as dg
 from assets.cloudfront import assets as cloudfront
 from dataplatform import environments
 from dataplatform.dbt import build_dbt_assets
+from dataplatform.retention import partition_retention, retention_schedule
 from sensors.landing_zones import sensors as landing_sensors
 
 
@@ -25,6 +26,8 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*python_assets, build_dbt_assets()],
         sensors=landing_sensors,
+        jobs=[partition_retention],
+        schedules=[retention_schedule],
         resources=environments.resources(),
     )
 

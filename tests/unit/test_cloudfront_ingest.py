@@ -111,5 +111,5 @@ def test_object_names_outside_the_pattern_are_refused(key):
 
 
 def test_object_name_yields_distribution_and_utc_hour():
-    distribution, hour = parse_object_name("logs/cf/EMLARXS9EXAMPLE.2026-11-24-05.a1b2c3d4.gz")
+    distribution, hour = parse_object_name("cloudfront/logs/cf/EMLARXS9EXAMPLE.2026-11-24-05.a1b2c3d4.gz")
     assert distribution == "EMLARXS9EXAMPLE" and hour.isoformat() == "2026-11-24T05:00:00+00:00"

@@ -13,7 +13,8 @@ import crawleruseragents
 import pytest
 
 from assets.cloudfront import sample
-from assets.cloudfront.format import FIELDS, LEGACY_FIELDS, OBJECT_NAME, parse_object_name
+from assets.cloudfront.format import FIELDS, LEGACY_FIELDS, parse_object_name
+from dataplatform.landing_zones import zone
 from assets.cloudfront.sample import SampleSpec, distribution_ids, encode_value, generate, render_file
 from dataplatform.resources.lake import LocalObjectStore
 
@@ -128,9 +129,9 @@ def test_keys_follow_the_object_name_and_records_lie_in_its_hour(small):
     window = {START + timedelta(hours=h) for h in range(spec.hours)}
     distributions = set()
     for key, _, rows in files:
-        match = OBJECT_NAME.match(key)
-        assert match and match["prefix"] == "cloudfront/"
-        assert re.fullmatch(r"[a-z0-9]{8}", match["unique"])
+        _, groups = zone("cloudfront").parse(key)
+        assert key.startswith("cloudfront/") and groups["subprefix"] == ""
+        assert re.fullmatch(r"[a-z0-9]{8}", groups["unique"])
         dist, hour = parse_object_name(key)
         assert re.fullmatch(r"E[A-Z0-9]{13}", dist)
         assert hour in window

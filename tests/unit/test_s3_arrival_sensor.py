@@ -12,8 +12,12 @@ import pytest
 from assets.cloudfront import assets as cloudfront
 from dataplatform.resources.catalog import LocalCatalog
 from dataplatform.resources.lake import LocalObjectStore
+from dataplatform.landing_zones import zone
 from sensors import s3_arrivals
-from sensors.landing_zones import CLOUDFRONT, sensors
+from sensors.landing_zones import sensors
+
+CLOUDFRONT = zone("cloudfront")
+TARGETS = [dg.AssetKey.from_user_string(t) for t in CLOUDFRONT.targets]
 
 T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
@@ -61,7 +65,7 @@ def test_first_tick_requests_one_run_per_contiguous_range(lake):
         ("2026-11-20-00:00", "2026-11-20-02:00"),
         ("2026-11-20-05:00", "2026-11-20-05:00"),
     ]
-    assert all(r.asset_selection == CLOUDFRONT.targets for r in requests)
+    assert all(r.asset_selection == TARGETS for r in requests)
     single = next(r for r in requests if r.partition_key)
     assert single.partition_key == "2026-11-20-05:00" and single.tags["dataplatform/objects"] == "2"
     state = json.loads(cursor)
@@ -129,12 +133,18 @@ def test_badly_named_objects_are_skipped_and_reported(lake):
     deliver(lake, "E1AAA", T0, "ok")
     requests, cursor, stats = tick(lake)
     assert [r.partition_key for r in requests] == ["2026-11-20-00:00"]
-    assert stats["invalid"] == 2
+    assert stats["rejected"] == 2 and stats["rejected_keys"] == [
+        "cloudfront/E1AAA.2026-13-45-99.x.gz",
+        "cloudfront/E1AAA.notes.txt",
+    ]
     assert list(json.loads(cursor)["seen"]) == ["cloudfront/E1AAA.2026-11-20-00.ok.gz"]
+    # Reported once, not at every tick.
+    _, _, again = tick(lake, cursor)
+    assert again["rejected"] == 0
 
 
 def test_decorated_sensor_resumes_from_its_cursor(lake, tmp_path):
-    (sensor,) = sensors
+    sensor = next(s for s in sensors if s.name == "cloudfront_arrivals")
     defs = dg.Definitions(
         assets=[cloudfront.landing_access_logs, cloudfront.cloudfront_raw],
         sensors=[sensor],

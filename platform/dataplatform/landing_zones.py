@@ -1,0 +1,112 @@
+"""Landing zones, read from platform/policies/landing_zones.yaml.
+
+A zone validates object keys against its declared pattern before anything derived from a
+key is used: the partition hour is rebuilt from validated groups with strptime, so quotes,
+`..`, `=`, SQL fragments or absurdly long keys are refused here, never executed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache
+
+from dataplatform.governance.policies import load
+
+MAX_KEY_LENGTH = 1024  # S3's own limit, in bytes of UTF-8
+
+
+class KeyRejected(ValueError):
+    """An object key that does not match its zone's declared pattern."""
+
+
+@dataclass(frozen=True)
+class LandingZone:
+    name: str
+    domain: str
+    bucket: str
+    prefix: str
+    key_pattern: re.Pattern
+    hour_groups: tuple[str, ...]
+    hour_format: str
+    group_delimiters: tuple[str, ...]
+    hour_prefix_format: str
+    landing_asset: str  # asset key of the delivered files, e.g. landing/cloudfront/access_logs
+    targets: tuple[str, ...]  # asset keys a delivery materialises (one run per hour range)
+    raw_bucket: str
+    raw_tables: tuple[tuple[str, str], ...]  # (database, table), for retention
+    lateness: timedelta
+    retention: timedelta
+
+    def parse(self, key: str) -> tuple[datetime, dict[str, str]]:
+        """The UTC hour and the named groups of a key; KeyRejected for anything else."""
+        if len(key.encode("utf-8", "surrogateescape")) > MAX_KEY_LENGTH:
+            raise KeyRejected(f"key longer than {MAX_KEY_LENGTH} bytes")
+        if not key.startswith(self.prefix):
+            raise KeyRejected(f"key outside the zone prefix {self.prefix!r}")
+        match = self.key_pattern.fullmatch(key[len(self.prefix) :])
+        if match is None:
+            raise KeyRejected(f"key does not match the {self.name} pattern")
+        groups = match.groupdict()
+        try:
+            hour = datetime.strptime("|".join(groups[g] for g in self.hour_groups), self.hour_format)
+        except ValueError as error:
+            raise KeyRejected(f"invalid time in key: {error}") from None
+        return hour.replace(minute=0, second=0, microsecond=0, tzinfo=timezone.utc), groups
+
+    def hour_of(self, key: str) -> datetime:
+        return self.parse(key)[0]
+
+    def list_groups(self, lake) -> list[str]:
+        """Prefixes to list separately (e.g. one per distribution or account/region)."""
+        groups = [self.prefix]
+        for delimiter in self.group_delimiters:
+            groups = [rolled for group in groups for rolled in lake.list_prefixes(self.bucket, group, delimiter)]
+        return groups
+
+    def hour_prefix(self, group: str, hour: datetime) -> str:
+        """A prefix shared by the group's keys of `hour`, which also sorts before every key of
+        later hours: the listing lower bound for hours >= `hour`."""
+        return group + self.hour_prefix_format.format(hour=hour)
+
+    def keys_for_hour(self, lake, hour: datetime) -> list[str]:
+        """Every valid key of the zone named for `hour`; cost follows the hour's files."""
+        found = []
+        for group in self.list_groups(lake):
+            for info in lake.list(self.bucket, prefix=self.hour_prefix(group, hour)):
+                try:
+                    if self.hour_of(info.key) == hour:
+                        found.append(info.key)
+                except KeyRejected:
+                    continue  # reported by the arrival sensor
+        return found
+
+
+@cache
+def zones() -> dict[str, LandingZone]:
+    policy = load("landing_zones")["zones"]
+    return {
+        name: LandingZone(
+            name=name,
+            domain=spec["domain"],
+            bucket=spec["bucket"],
+            prefix=spec["prefix"],
+            key_pattern=re.compile(spec["key_pattern"]),
+            hour_groups=tuple(spec["partition_hour"]["groups"]),
+            hour_format=spec["partition_hour"]["format"],
+            group_delimiters=tuple(spec["listing"]["group_delimiters"]),
+            hour_prefix_format=spec["listing"]["hour_prefix"],
+            landing_asset=spec["landing_asset"],
+            targets=tuple(spec["targets"]),
+            raw_bucket=spec["raw_bucket"],
+            raw_tables=tuple(tuple(t.split(".")) for t in spec["raw_tables"]),
+            lateness=timedelta(hours=spec["lateness_hours"]),
+            retention=timedelta(days=spec["retention_days"]),
+        )
+        for name, spec in policy.items()
+    }
+
+
+def zone(name: str) -> LandingZone:
+    return zones()[name]
