@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -13,7 +14,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from dataplatform import settings
 
-console = Console()
+# Bound to the real stdout: catch-up sends the runs' own output (dbt's log) to a file.
+console = Console(file=sys.stdout)
 
 DOMAINS = ("cloudfront",)
 
@@ -68,17 +70,25 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
 
     defs = _load_definitions()
     started = time.perf_counter()
-    with dg.DagsterInstance.get() as instance, console.status("catching up...") as status:
+    log_path = settings.home() / "catch-up.log"
+    with (
+        dg.DagsterInstance.get() as instance,
+        console.status("catching up...") as status,
+        log_path.open("a") as run_log,
+        contextlib.redirect_stdout(run_log),
+    ):
+
         def on_event(message: str) -> None:
             status.update(message)
             console.log(message)
 
-        summary: CatchUpSummary = catch_up(defs, instance, CursorStore(settings.dagster_home() / "sensor_cursors.json"), on_event=on_event)
+        cursors = CursorStore(settings.dagster_home() / "sensor_cursors.json")
+        summary: CatchUpSummary = catch_up(defs, instance, cursors, on_event=on_event)
     elapsed = time.perf_counter() - started
     console.print(
         f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
         f"{summary.dbt_invocations} dbt invocations, {len(summary.materialized)} assets materialised, "
-        f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s"
+        f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
     )
     if summary.failed_runs:
         console.print(f"[red]failed runs: {', '.join(summary.failed_runs)} - open them in the UI (dataplatform dev)[/red]")
