@@ -17,7 +17,7 @@ from dataplatform import settings
 # Bound to the real stdout: catch-up sends the runs' own output (dbt's log) to a file.
 console = Console(file=sys.stdout)
 
-DOMAINS = ("cloudfront",)
+DOMAINS = ("cloudfront", "vpcflowlogs")
 
 
 def _hour(text: str) -> datetime:
@@ -30,29 +30,38 @@ def _default_start() -> datetime:
     return today - timedelta(days=1)
 
 
+def _sample_spec(domain: str, args: argparse.Namespace):
+    start = args.start or _default_start()
+    if domain == "cloudfront":
+        from assets.cloudfront import sample
+
+        return sample, sample.SampleSpec(
+            start=start, hours=args.hours, lines=args.lines, files_per_hour=args.files,
+            distributions=args.distributions, seed=args.seed, late_files=args.late_files,
+        )
+    from assets.vpc_flow import sample
+
+    return sample, sample.SampleSpec(
+        start=start, hours=args.hours, records=args.lines, accounts=args.accounts,
+        interval_minutes=args.interval, seed=args.seed, late_files=args.late_files,
+    )
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
-    from assets.cloudfront import sample
     from dataplatform.environments import resources
 
-    spec = sample.SampleSpec(
-        start=args.start or _default_start(),
-        hours=args.hours,
-        lines=args.lines,
-        files_per_hour=args.files,
-        distributions=args.distributions,
-        seed=args.seed,
-        late_files=args.late_files,
-    )
     lake = resources()["lake"]
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} lines"),
-                  TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
-        task = progress.add_task(f"sample {args.domain}", total=spec.lines)
-        written = sample.generate(lake, spec, progress=lambda done, total: progress.update(task, completed=done))
-    size = sum(info.size for info in written)
-    console.print(
-        f"wrote {len(written)} files ({size / 1e6:.1f} MB gz, {spec.lines:,} lines) for {spec.hours} hours from "
-        f"{spec.start:%Y-%m-%d %H:00} UTC into {lake.uri('landing', sample.SampleSpec.prefix)}"
-    )
+    for domain in args.domains:
+        sample, spec = _sample_spec(domain, args)
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} lines"),
+                      TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
+            task = progress.add_task(f"sample {domain}", total=args.lines)
+            written = sample.generate(lake, spec, progress=lambda done, total: progress.update(task, completed=done))
+        size = sum(info.size for info in written)
+        console.print(
+            f"{domain}: wrote {len(written)} files ({size / 1e6:.1f} MB gz, {args.lines:,} lines) for {spec.hours} "
+            f"hours from {spec.start:%Y-%m-%d %H:00} UTC into {lake.uri('landing', spec.prefix)}"
+        )
     return 0
 
 
@@ -105,7 +114,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The quick start: sample deliveries, catch up, summarise."""
-    args.domain = "cloudfront"
+    args.domains = list(DOMAINS)
     for step in (cmd_sample, cmd_catch_up, cmd_summary):
         code = step(args)
         if code:
@@ -131,15 +140,17 @@ def parser() -> argparse.ArgumentParser:
     def sample_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--start", type=_hour, default=None, help="first UTC hour, YYYY-MM-DDTHH (default: start of yesterday)")
         p.add_argument("--hours", type=int, default=24)
-        p.add_argument("--lines", type=int, default=50_000, help="total log lines")
-        p.add_argument("--files", type=int, default=3, help="files per distribution and hour")
-        p.add_argument("--distributions", type=int, default=3)
+        p.add_argument("--lines", type=int, default=50_000, help="total log lines (records) per domain")
+        p.add_argument("--files", type=int, default=3, help="cloudfront: files per distribution and hour")
+        p.add_argument("--distributions", type=int, default=3, help="cloudfront: distributions")
+        p.add_argument("--accounts", type=int, default=2, help="vpcflowlogs: AWS accounts")
+        p.add_argument("--interval", type=int, choices=(1, 10), default=10, help="vpcflowlogs: aggregation minutes")
         p.add_argument("--late-files", type=int, default=2, help="files delivered late for past hours")
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("sample", help="write sample deliveries into a domain's landing zone")
-    p.add_argument("domain", choices=DOMAINS)
+    p = sub.add_parser("sample", help="write sample deliveries into landing zones")
+    p.add_argument("domains", nargs="+", choices=DOMAINS, metavar="DOMAIN", help=" | ".join(DOMAINS))
     sample_options(p)
     p.set_defaults(func=cmd_sample)
 

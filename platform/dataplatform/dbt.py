@@ -36,12 +36,24 @@ def dbt_project() -> DbtProject:
         profiles_dir=settings.DBT_PROJECT_DIR,
         target=dbt_target(),
     )
-    if not project.manifest_path.exists():
-        # A fresh clone has no manifest yet; definitions cannot load without one.
+    if _manifest_is_stale(project):
+        # A fresh clone has no manifest, and an edited project an outdated one: asset
+        # definitions must describe the models dbt will actually run.
         DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
-    else:
-        project.prepare_if_dev()
     return project
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = [
+        path
+        for folder in ("models", "macros", "tests", "seeds")
+        for path in (settings.DBT_PROJECT_DIR / folder).rglob("*")
+        if path.is_file()
+    ] + [settings.DBT_PROJECT_DIR / "dbt_project.yml"]
+    return any(path.stat().st_mtime > built for path in sources)
 
 
 class Translator(DagsterDbtTranslator):

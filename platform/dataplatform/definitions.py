@@ -4,6 +4,7 @@ resources. Global policy lives here; everything else lives with its domain."""
 import dagster as dg
 
 from assets.cloudfront import assets as cloudfront
+from assets.vpc_flow import assets as vpc_flow
 from dataplatform import environments
 from dataplatform.dbt import build_dbt_assets
 from dataplatform.retention import partition_retention, retention_schedule
@@ -21,7 +22,13 @@ def _downstream_is_eager(spec: dg.AssetSpec) -> dg.AssetSpec:
 def build_definitions() -> dg.Definitions:
     python_assets = dg.map_asset_specs(
         _downstream_is_eager,
-        [cloudfront.landing_access_logs, cloudfront.cloudfront_raw, cloudfront.user_agent_dimension],
+        [
+            cloudfront.landing_access_logs,
+            cloudfront.cloudfront_raw,
+            cloudfront.user_agent_dimension,
+            vpc_flow.landing_flow_logs,
+            vpc_flow.vpc_flow_raw,
+        ],
     )
     return dg.Definitions(
         assets=[*python_assets, build_dbt_assets()],

@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from assets.cloudfront.format import FIELDS, LEGACY_FIELDS, ObjectNameError, parse_object_name
-from assets.cloudfront.ingest import RAW_COLUMNS, HourIngestor
+from assets.cloudfront.ingest import ACCESS_LOGS
+from dataplatform.delimited_logs import HourIngestor
 
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
@@ -29,11 +30,16 @@ def write(tmp_path: Path, name: str, fields, lines) -> tuple[str, str, Path]:
     text = "#Version: 1.0\n#Fields: " + " ".join(fields) + "\n" + "".join(f"{l}\n" for l in lines)
     path = tmp_path / name
     path.write_bytes(gzip.compress(text.encode(), mtime=0))
-    return f"cloudfront/{name}", name.split(".")[0], path
+    key = f"cloudfront/{name}"
+    return key, {"distribution_id": name.split(".")[0], "source_key": key}, path
 
 
 def ingest(tmp_path, files):
-    result = HourIngestor().ingest_hour(files, tmp_path / "out.parquet", tmp_path / "rejects.parquet")
+    agents = set()
+    result = HourIngestor(ACCESS_LOGS).ingest_hour(
+        files, tmp_path / "out.parquet", tmp_path / "rejects.parquet", lambda t: agents.update(t.column("cs_user_agent").to_pylist())
+    )
+    result.user_agents = agents
     return result, pq.read_table(tmp_path / "out.parquet").to_pylist(), pq.read_table(tmp_path / "rejects.parquet").to_pylist()
 
 
@@ -49,7 +55,7 @@ def test_current_and_legacy_layouts_are_parsed_by_their_header(tmp_path):
     assert rows[0]["c_port"] == 443 and rows[1]["c_port"] is None  # c-port is not a legacy field
     assert rows[2]["c_ip"] == "10.1.2.3"
     assert str(rows[0]["ts"]) == "2026-11-24 05:06:07"
-    assert list(rows[0]) == [name for name, _ in RAW_COLUMNS]
+    assert list(rows[0]) == [name for name, _ in ACCESS_LOGS.output_columns]
 
 
 def test_fewer_trailing_fields_than_the_header_are_valid(tmp_path):
@@ -85,7 +91,8 @@ def test_unreadable_gzip_is_quarantined_without_blocking_the_hour(tmp_path):
     not_gzip.write_bytes(b"plain text, not gzip")
     no_header = write(tmp_path, "E1.2026-11-24-05.h.gz", [], [line(FIELDS)])
     no_header[2].write_bytes(gzip.compress(line(FIELDS).encode()))
-    files = [good, ("cloudfront/t", "E1", truncated), ("cloudfront/n", "E1", not_gzip), no_header]
+    constants = {"distribution_id": "E1", "source_key": "k"}
+    files = [good, ("cloudfront/t", constants, truncated), ("cloudfront/n", constants, not_gzip), no_header]
     result, rows, rejects = ingest(tmp_path, files)
     assert result.rows_written == 3 and len(rows) == 3
     assert [key for key, _ in result.quarantined] == ["cloudfront/t", "cloudfront/n", no_header[0]]

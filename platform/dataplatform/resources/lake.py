@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class LocalObjectStore(ObjectStore):
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
         path = self._path(bucket, key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique per writer, threads included
         tmp.write_bytes(data)
         os.replace(tmp, path)
         return ObjectInfo(key, hashlib.md5(data).hexdigest(), len(data))
@@ -126,7 +127,7 @@ class LocalObjectStore(ObjectStore):
     def upload(self, path: Path, bucket: str, key: str) -> ObjectInfo:
         target = self._path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
         return ObjectInfo(key, _md5(target), target.stat().st_size)
