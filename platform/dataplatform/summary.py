@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 from rich.console import Console
 from rich.table import Table
 
 from dataplatform import settings
 
+# Headline KPIs per published mart they read; shown when that mart exists.
 KPIS = {
-    "requests (all hours)": "select sum(requests) from marts.cloudfront_bandwidth_by_edge",
+    "cloudfront requests": "select sum(requests) from marts.cloudfront_bandwidth_by_edge",
     "bytes served (GB)": "select round(sum(bytes_sent) / 1e9, 3) from marts.cloudfront_bandwidth_by_edge",
     "bot share of requests": "select round(100.0 * (select sum(requests) from marts.cloudfront_bot_traffic) "
     "/ sum(requests), 1) || ' %' from marts.cloudfront_bandwidth_by_edge",
@@ -19,6 +22,14 @@ KPIS = {
     "from marts.cloudfront_bandwidth_by_edge group by edge_location order by max(avg_bandwidth_bps) desc limit 1",
     "cache hit ratio": "select round(100.0 * sum(cache_hit_ratio * requests) / sum(requests), 1) || ' %' "
     "from marts.cloudfront_bandwidth_by_edge",
+    "vpc traffic (GB)": "select round(sum(bytes_transferred) / 1e9, 3) from marts.vpc_top_talkers_by_port",
+    "vpc top talker": "select src_addr || ' -> ' || dst_addr || ' (' || round(bytes_transferred / 1e9, 2) || ' GB)' "
+    "from marts.vpc_top_talkers order by bytes_transferred desc limit 1",
+    "vpc rejected flow records": "select sum(rejected_flow_records) from marts.vpc_rejected_traffic",
+    "vpc most rejected port": "select dst_port || ' (' || sum(rejected_flow_records) || ' records)' "
+    "from marts.vpc_rejected_traffic group by dst_port order by sum(rejected_flow_records) desc limit 1",
+    "vpc flow-log capture ratio": "select round(100.0 * sum(records - skipdata_records) / sum(records), 2) || ' %' "
+    "from marts.vpc_flow_log_coverage",
 }
 
 
@@ -42,11 +53,17 @@ def print_summary(console: Console) -> None:
             rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             built.add_row(f"{schema}.{name}", kind.lower(), f"{rows:,}")
         console.print(built)
-        if any(schema == "marts" for schema, _, _ in tables):
+        marts = {name for schema, name, _ in tables if schema == "marts"}
+        shown = {label: query for label, query in KPIS.items() if all(m in marts for m in _marts_read(query))}
+        if shown:
             kpis = Table(title="headline KPIs")
             kpis.add_column("KPI")
             kpis.add_column("value", justify="right")
-            for label, query in KPIS.items():
+            for label, query in shown.items():
                 value = con.execute(query).fetchone()
                 kpis.add_row(label, str(value[0]) if value else "-")
             console.print(kpis)
+
+
+def _marts_read(query: str) -> list[str]:
+    return re.findall(r"marts\.(\w+)", query)

@@ -37,7 +37,10 @@ def test_every_asset_is_governed(specs):
 
 def test_personal_data_is_tagged_where_it_flows(specs):
     by_key = {node.key.to_user_string(): node for node in specs}
-    for name in ("raw/cloudfront/access_logs", "marts/cloudfront_top_viewers", "staging/stg_cloudfront__access_logs"):
+    for name in (
+        "raw/cloudfront/access_logs", "marts/cloudfront_top_viewers", "staging/stg_cloudfront__access_logs",
+        "raw/vpc_flow/flow_logs", "marts/vpc_top_talkers", "marts/vpc_rejected_traffic",
+    ):
         node = by_key[name]
         assert node.tags[CLASSIFICATION_TAG] == "personal", name
         assert node.tags["dataplatform/contains_personal_data"] == "true", name
@@ -55,16 +58,27 @@ def test_undeclared_domain_or_dataset_fails_loudly():
         policies.python_asset_spec(["raw", "cloudfront", "undeclared"], "cloudfront", [])
 
 
-def test_lineage_is_one_connected_graph_from_landing_to_marts(specs):
+@pytest.mark.parametrize(
+    "landing, marts",
+    [
+        ("landing/cloudfront/access_logs", ["cloudfront_bot_traffic", "cloudfront_bandwidth_by_edge", "cloudfront_top_viewers"]),
+        (
+            "landing/vpc_flow/flow_logs",
+            ["vpc_top_talkers", "vpc_top_talkers_by_port", "vpc_rejected_traffic", "vpc_interface_exposure", "vpc_flow_log_coverage"],
+        ),
+    ],
+)
+def test_lineage_is_one_connected_graph_from_landing_to_marts(specs, landing, marts):
     graph = {node.key: node for node in specs}
-    landing = dg.AssetKey(["landing", "cloudfront", "access_logs"])
-    downstream = {landing}
-    frontier = [landing]
+    start = dg.AssetKey.from_user_string(landing)
+    downstream = {start}
+    frontier = [start]
     while frontier:
         key = frontier.pop()
         for child in graph[key].child_keys:
             if child not in downstream:
                 downstream.add(child)
                 frontier.append(child)
-    for mart in ("cloudfront_bot_traffic", "cloudfront_bandwidth_by_edge", "cloudfront_top_viewers"):
+    for mart in marts:
         assert dg.AssetKey(["marts", mart]) in downstream
+        assert graph[dg.AssetKey(["marts", mart])].group_name == graph[start].group_name
