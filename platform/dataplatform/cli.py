@@ -126,6 +126,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """What the scheduled partition_retention job does, from the terminal."""
+    from dataplatform.environments import resources
+    from dataplatform.landing_zones import zones
+    from dataplatform.retention import apply_retention
+
+    ports = resources()
+    now = datetime.now(timezone.utc)
+    verb = "would drop" if args.dry_run else "dropped"
+    total = 0
+    for zone in zones().values():
+        for item in apply_retention(zone, ports["lake"], ports["catalog"], now, dry_run=args.dry_run):
+            total += 1
+            console.print(f"{zone.name}: {verb} {item.table} {'/'.join(item.partition)} ({len(item.keys)} objects)")
+    console.print(f"{verb} {total} partitions older than their zone's retention")
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     settings.ensure_dagster_home()
     os.environ["DATAPLATFORM_HOME"] = str(settings.home())
@@ -163,6 +181,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="sample data, catch up and summarise (the quick start)")
     sample_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("retention", help="drop raw partitions older than their zone's retention")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be dropped")
+    p.set_defaults(func=cmd_retention)
 
     p = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
     p.add_argument("--port", type=int, default=3000)
