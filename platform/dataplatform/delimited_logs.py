@@ -2,17 +2,15 @@
 accounting. Shared by every log domain; a `LogFormat` says what is specific.
 
 Each file is inflated once with ISA-L (2-3x zlib) and its lines counted from those bytes,
-independently of the parser; DuckDB then parses the text by the file's own header, keeping
-lines it cannot type in a rejects table (line number, raw line, reason). A file that is not
-valid gzip (corrupt or truncated) or has no usable header is quarantined whole, with its
-reason, and the other files of the hour still load.
+independently of the parser. DuckDB then parses all files of a header layout in one scan, by
+that header, keeping lines it cannot type in a rejects table (file, line number, raw line,
+reason). A file that is not valid gzip (corrupt or truncated) or has no usable header is
+quarantined whole, with its reason, and the other files of the hour still load.
 """
 
 from __future__ import annotations
 
-import io
-import queue
-import threading
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from isal import igzip
 
@@ -80,12 +79,16 @@ class LogFormat:
 
 
 @dataclass
-class FileResult:
+class Inflated:
+    """One landing file after inflating it to a temporary text file (or why it could not be)."""
+
     key: str
+    constants: Mapping[str, str]
+    text_path: Path | None = None
+    fields: tuple[str, ...] = ()
+    header_lines: int = 0
     lines_read: int = 0
-    rejects: list[tuple] = field(default_factory=list)
     quarantine_reason: str | None = None
-    table: pa.Table | None = None
 
 
 @dataclass
@@ -102,56 +105,47 @@ def count_lines(text: bytes) -> int:
 
 
 class HourIngestor:
-    """Parses files of a LogFormat on a pool of threads; one instance per run."""
+    """Parses the files of an hour: inflated in parallel, then one DuckDB scan per header
+    layout, so small files (VPC flow logs arrive every 5 minutes per interface group) do not
+    each pay a query's fixed cost. One instance per run."""
 
     def __init__(self, log_format: LogFormat, threads: int = 2):
         self.format = log_format
         self.threads = threads
-        self._idle: queue.SimpleQueue[Parser] = queue.SimpleQueue()
-        self._counter = 0
-        self._lock = threading.Lock()
+        self.parser = Parser(duckdb.connect(config={"threads": threads}))
+        self._scans = 0
 
-    def _checkout(self) -> Parser:
-        # Parsers outlive an hour's thread pool: a run connects `threads` times, not per hour.
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            return Parser(duckdb.connect(config={"threads": 1}))
-
-    def parse_file(self, key: str, constants: Mapping[str, str], path: Path) -> FileResult:
-        result = FileResult(key)
+    def _inflate(self, key: str, constants: Mapping[str, str], path: Path, out: Path) -> Inflated:
+        result = Inflated(key, constants)
         try:
             text = igzip.decompress(path.read_bytes())
         except (EOFError, OSError, igzip.BadGzipFile) as error:
             result.quarantine_reason = f"unreadable gzip: {type(error).__name__}: {error}"
             return result
         try:
-            fields, header_lines = self.format.read_header(text)
+            fields, result.header_lines = self.format.read_header(text)
         except ValueError as error:
             result.quarantine_reason = f"bad header: {error}"
             return result
-        result.lines_read = count_lines(text) - header_lines
-        if result.lines_read == 0:
-            return result
-        with self._lock:
-            self._counter += 1
-            rejects_table = f"rejects_{self._counter}"
-        parser = self._checkout()
-        try:
-            return self._parse_text(parser, result, constants, text, fields, header_lines, rejects_table)
-        finally:
-            self._idle.put(parser)
+        result.fields = tuple(fields)
+        result.lines_read = count_lines(text) - result.header_lines
+        if result.lines_read:
+            out.write_bytes(text)
+            result.text_path = out
+        return result
 
-    def _parse_text(
-        self, parser: Parser, result: FileResult, constants: Mapping[str, str], text: bytes, fields: list[str],
-        header_lines: int, rejects_table: str,
-    ) -> FileResult:
-        fmt, cur = self.format, parser.cursor
-        columns = {fmt.column_name(f): fmt.field_types.get(f, "VARCHAR") for f in fields}
+    def _scan(self, group: list[Inflated]) -> tuple[pa.Table, list[tuple]]:
+        """One read of every file of a header layout; rows keep file order."""
+        fmt, cur = self.format, self.parser.cursor
+        self._scans += 1
+        rejects_table = f"rejects_{self._scans}"
+        first = group[0]
+        columns = {fmt.column_name(f): fmt.field_types.get(f, "VARCHAR") for f in first.fields}
+        paths = [str(item.text_path) for item in group]
         relation = cur.read_csv(
-            io.BytesIO(text),
+            paths,
             header=False,
-            skiprows=header_lines,
+            skiprows=first.header_lines,
             delimiter=fmt.delimiter,
             quotechar="",
             escapechar="",
@@ -159,6 +153,7 @@ class HourIngestor:
             columns=columns,
             null_padding=True,  # fewer trailing fields than the header is valid
             auto_detect=False,
+            filename=True,
             store_rejects=True,
             rejects_table=rejects_table,
             rejects_scan=f"{rejects_table}_scan",
@@ -171,22 +166,30 @@ class HourIngestor:
                 select.append(f'"{name}"')
             else:
                 select.append(f"null::{duck_type} as {name}")
-        table = relation.select(", ".join(select)).to_arrow_table()
+        table = relation.select(", ".join([*select, "filename"])).to_arrow_table()
         if fmt.transform is not None:
-            table = fmt.transform(parser, table)
+            table = fmt.transform(self.parser, table)
+        # Per-file constants (e.g. source_key) by the file each row came from.
+        file_index = pc.index_in(table.column("filename"), value_set=pa.array(paths, pa.string()))
+        table = table.drop_columns(["filename"])
         for name in fmt.constants:
-            table = table.append_column(name, pa.repeat(pa.scalar(constants[name], pa.string()), table.num_rows))
-        result.table = table
+            values = pa.array([item.constants[name] for item in group], pa.string())
+            table = table.append_column(name, pc.take(values, file_index))
+        keys = {str(item.text_path): item.key for item in group}
         # A line can fail on several columns: one reject per line, reasons joined.
-        result.rejects = [
-            (result.key, *row)
-            for row in cur.sql(
-                f"select line, any_value(csv_line), string_agg(error_type || ': ' || error_message, '; ') "
-                f"from {rejects_table} group by line order by line"
+        rejects = [
+            (keys[file_path], line, raw_line, reason)
+            for file_path, line, raw_line, reason in cur.sql(
+                f"select s.file_path, r.line, any_value(r.csv_line), "
+                f"string_agg(r.error_type || ': ' || r.error_message, '; ') "
+                f"from {rejects_table} r join {rejects_table}_scan s using (scan_id, file_id) "
+                f"group by s.file_path, r.line"
             ).fetchall()
         ]
         cur.execute(f"drop table if exists {rejects_table}; drop table if exists {rejects_table}_scan")
-        return result
+        order = {item.key: index for index, item in enumerate(group)}
+        rejects.sort(key=lambda reject: (order[reject[0]], reject[1]))
+        return table, rejects
 
     def ingest_hour(
         self,
@@ -196,29 +199,36 @@ class HourIngestor:
         on_table: Callable[[pa.Table], None] | None = None,
     ) -> HourResult:
         """files: (landing key, constant columns, local path). Writes both Parquet files;
-        `on_table` sees each file's table (e.g. to collect distinct values)."""
+        `on_table` sees each parsed table (e.g. to collect distinct values)."""
         summary = HourResult(files=len(files))
         schema = arrow_schema(self.format.output_columns)
         rejects: list[tuple] = []
         dictionary = [name for name in schema.names if name not in self.format.no_dictionary]
-        with (
-            pq.ParquetWriter(parquet_path, schema, compression="zstd", use_dictionary=dictionary) as writer,
-            ThreadPoolExecutor(self.threads) as pool,
-        ):
-            # Results are consumed in submission order, so the output is deterministic.
-            for result in pool.map(lambda f: self.parse_file(*f), files):
-                if result.quarantine_reason:
-                    summary.quarantined.append((result.key, result.quarantine_reason))
-                    rejects.append((result.key, None, None, result.quarantine_reason))
+        with tempfile.TemporaryDirectory(prefix="ingest-") as tmp, ThreadPoolExecutor(self.threads) as pool:
+            inflated = list(
+                pool.map(
+                    lambda item: self._inflate(*item[1], Path(tmp) / f"{item[0]:06d}.log"), enumerate(files)
+                )
+            )
+            groups: dict[tuple, list[Inflated]] = {}
+            for item in inflated:
+                if item.quarantine_reason:
+                    summary.quarantined.append((item.key, item.quarantine_reason))
+                    rejects.append((item.key, None, None, item.quarantine_reason))
                     continue
-                summary.lines_read += result.lines_read
-                summary.rejected_lines += len(result.rejects)
-                rejects.extend(result.rejects)
-                if result.table is not None and result.table.num_rows:
-                    writer.write_table(result.table.cast(schema))
-                    summary.rows_written += result.table.num_rows
-                    if on_table is not None:
-                        on_table(result.table)
+                summary.lines_read += item.lines_read
+                if item.text_path is not None:
+                    groups.setdefault((item.fields, item.header_lines), []).append(item)
+            with pq.ParquetWriter(parquet_path, schema, compression="zstd", use_dictionary=dictionary) as writer:
+                for group in groups.values():
+                    table, group_rejects = self._scan(group)
+                    rejects.extend(group_rejects)
+                    summary.rejected_lines += len(group_rejects)
+                    if table.num_rows:
+                        writer.write_table(table.cast(schema))
+                        summary.rows_written += table.num_rows
+                        if on_table is not None:
+                            on_table(table)
         pq.write_table(
             pa.Table.from_pylist(
                 [dict(zip([c for c, _ in REJECT_COLUMNS], r)) for r in rejects], schema=arrow_schema(REJECT_COLUMNS)
