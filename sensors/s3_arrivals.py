@@ -87,29 +87,32 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
     listed, waiting = 0, 0
     new: dict[str, tuple[str, datetime]] = {}
     newly_rejected: dict[str, str] = {}
-    for group in zone.list_groups(lake):
-        start_after = zone.hour_prefix(group, floor) if floor else ""
-        for info in lake.list(zone.bucket, prefix=group, start_after=start_after):
-            listed += 1
-            if seen.get(info.key) == info.etag or rejected.get(info.key) == info.etag:
-                continue
-            try:
-                hour = zone.hour_of(info.key)
-                if hour < first_hour:
-                    raise KeyRejected(f"hour {hour:%Y-%m-%d %H}:00 is before the first partition")
-            except KeyRejected as error:
-                newly_rejected[info.key] = info.etag
-                if log:
-                    log.warning(f"{zone.name}: not processed {info.key[:200]!r}: {error}")
-                continue
-            if floor and hour < floor:
-                continue  # later than the allowed lateness
-            if hour > last_hour:
-                waiting += 1
-                continue
-            new[info.key] = (info.etag, hour)
-            if len(new) >= MAX_OBJECTS_PER_TICK:
-                break
+    groups, stray = zone.list_groups(lake)
+    listings = [stray] + [
+        lake.list(zone.bucket, prefix=group, start_after=zone.hour_prefix(group, floor) if floor else "")
+        for group in groups
+    ]
+    for info in (info for listing in listings for info in listing):
+        listed += 1
+        if seen.get(info.key) == info.etag or rejected.get(info.key) == info.etag:
+            continue
+        try:
+            hour = zone.hour_of(info.key)
+            if hour < first_hour:
+                raise KeyRejected(f"hour {hour:%Y-%m-%d %H}:00 is before the first partition")
+        except KeyRejected as error:
+            newly_rejected[info.key] = info.etag
+            if log:
+                log.warning(f"{zone.name}: not processed {info.key[:200]!r}: {error}")
+            continue
+        if floor and hour < floor:
+            continue  # later than the allowed lateness
+        if hour > last_hour:
+            waiting += 1
+            continue
+        new[info.key] = (info.etag, hour)
+        if len(new) >= MAX_OBJECTS_PER_TICK:
+            break
 
     by_hour: dict[datetime, list[str]] = {}
     for key, (etag, hour) in new.items():

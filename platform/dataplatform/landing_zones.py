@@ -58,12 +58,18 @@ class LandingZone:
     def hour_of(self, key: str) -> datetime:
         return self.parse(key)[0]
 
-    def list_groups(self, lake) -> list[str]:
-        """Prefixes to list separately (e.g. one per distribution or account/region)."""
-        groups = [self.prefix]
+    def list_groups(self, lake) -> tuple[list[str], list]:
+        """Prefixes to list separately (e.g. one per distribution or account/region), and the
+        objects met on the way that do not sit at a group's depth (reported, not dropped)."""
+        groups, stray = [self.prefix], []
         for delimiter in self.group_delimiters:
-            groups = [rolled for group in groups for rolled in lake.list_prefixes(self.bucket, group, delimiter)]
-        return groups
+            next_groups = []
+            for group in groups:
+                rolled, loose = lake.list_level(self.bucket, group, delimiter)
+                next_groups += rolled
+                stray += loose
+            groups = next_groups
+        return groups, stray
 
     def hour_prefix(self, group: str, hour: datetime) -> str:
         """A prefix shared by the group's keys of `hour`, which also sorts before every key of
@@ -73,7 +79,7 @@ class LandingZone:
     def keys_for_hour(self, lake, hour: datetime) -> list[str]:
         """Every valid key of the zone named for `hour`; cost follows the hour's files."""
         found = []
-        for group in self.list_groups(lake):
+        for group in self.list_groups(lake)[0]:
             for info in lake.list(self.bucket, prefix=self.hour_prefix(group, hour)):
                 try:
                     if self.hour_of(info.key) == hour:

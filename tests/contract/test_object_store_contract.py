@@ -210,3 +210,14 @@ def test_localized_missing_key_raises_file_not_found(store):
     with pytest.raises(FileNotFoundError):
         with store.localized("landing", ["present", "absent"]):
             pass
+
+
+def test_list_level_returns_rollups_and_loose_objects(store):
+    for key in ("z/a.1.gz", "z/a.2.gz", "z/b.1.gz", "z/loose", "z/sub/c.gz", "other/x.gz"):
+        store.put("landing", key, b"x")
+    rolled, loose = store.list_level("landing", "z/", ".")
+    assert rolled == ["z/a.", "z/b.", "z/sub/c."]
+    assert [info.key for info in loose] == ["z/loose"]
+    rolled, loose = store.list_level("landing", "z/", "/")
+    assert rolled == ["z/sub/"]
+    assert [info.key for info in loose] == ["z/a.1.gz", "z/a.2.gz", "z/b.1.gz", "z/loose"]

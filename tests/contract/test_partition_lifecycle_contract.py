@@ -81,3 +81,18 @@ def test_retention_drops_exactly_the_expired_partitions_and_is_idempotent(lake_a
     assert remaining == sorted(f"domain/events/dt={h:%Y-%m-%d}/hour={h:%H}/part-00000.parquet" for h in kept_hours)
 
     assert apply_retention(policy, lake, catalog, NOW, dry_run=False) == []
+
+
+def test_partition_is_registered_only_after_its_data_is_published(lake_and_catalog, table, tmp_path):
+    lake, catalog = lake_and_catalog
+    hour = HOURS[0]
+    seen_at_registration = []
+    register = catalog.register_partitions
+
+    def observing_register(database, name, partitions):
+        seen_at_registration.append(sorted(info.key for info in lake.list("raw", prefix="domain/events/")))
+        return register(database, name, partitions)
+
+    catalog.register_partitions = observing_register
+    publish_partition(lake, catalog, table, "raw", hour, parquet(tmp_path, 5))
+    assert seen_at_registration == [[f"domain/events/dt={hour:%Y-%m-%d}/hour={hour:%H}/part-00000.parquet"]]

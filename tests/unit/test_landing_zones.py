@@ -71,3 +71,38 @@ def test_sensor_never_requests_runs_for_hostile_keys(tmp_path):
     assert requests[0].tags["dataplatform/objects"] == "1"
     assert stats["rejected"] == len(os.listdir(root)) - 1 >= 8
     assert "good" not in "".join(stats["rejected_keys"])
+
+
+@pytest.mark.parametrize(
+    "zone_name, good_key, stray_keys",
+    [
+        (
+            "cloudfront",
+            "cloudfront/E1AAA.2026-11-24-05.good.gz",
+            ["cloudfront/notes", "cloudfront/E1AAA", "cloudfront/E1AAA.2026-11-24-05.x.gz.part"],
+        ),
+        (
+            "vpcflowlogs",
+            "vpcflowlogs/AWSLogs/012345678901/vpcflowlogs/us-east-1/2026/11/24/"
+            "012345678901_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261124T0505Z_deadbeef.log.gz",
+            [
+                "vpcflowlogs/stray.gz",
+                "vpcflowlogs/AWSLogs/012345678901/stray.log.gz",
+                "vpcflowlogs/AWSLogs/012345678901/vpcflowlogs/us-east-1/2026/11/24/"
+                "999999999999_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261124T0505Z_deadbeef.log.gz",
+                "vpcflowlogs/AWSLogs/012345678901/vpcflowlogs/us-east-1/2026/11/24/"
+                "012345678901_vpcflowlogs_us-east-1_fl-0123456789abcdef0_20261125T0505Z_deadbeef.log.gz",
+            ],
+        ),
+    ],
+)
+def test_keys_at_any_depth_are_reported_not_dropped(tmp_path, zone_name, good_key, stray_keys):
+    lake = LocalObjectStore(tmp_path / "lake")
+    lake.put("landing", good_key, gzip.compress(b"ok"))
+    for key in stray_keys:
+        lake.put("landing", key, b"x")
+    requests, cursor, stats = s3_arrivals.evaluate(zone(zone_name), lake, None, NOW)
+    assert len(requests) == 1 and requests[0].tags["dataplatform/objects"] == "1"
+    assert stats["rejected_keys"] == sorted(stray_keys)
+    # Reported once: the next tick does not repeat them.
+    assert s3_arrivals.evaluate(zone(zone_name), lake, cursor, NOW)[2]["rejected_keys"] == []

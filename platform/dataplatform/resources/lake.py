@@ -37,8 +37,12 @@ class ObjectStore(ABC):
         """Objects under `prefix` with key > `start_after`, in key order."""
 
     @abstractmethod
+    def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
+        """One level under `prefix`, like S3's listing with a delimiter: the distinct
+        `prefix + ... + delimiter` roll-ups (CommonPrefixes) and the objects that did not roll up."""
+
     def list_prefixes(self, bucket: str, prefix: str, delimiter: str) -> list[str]:
-        """Distinct `prefix + ... + delimiter` roll-ups, like S3 CommonPrefixes."""
+        return self.list_level(bucket, prefix, delimiter)[0]
 
     @abstractmethod
     def delete(self, bucket: str, key: str) -> None: ...
@@ -113,13 +117,16 @@ class LocalObjectStore(ObjectStore):
             path = self.root / bucket / key
             yield ObjectInfo(key, _md5(path), path.stat().st_size)
 
-    def list_prefixes(self, bucket: str, prefix: str, delimiter: str) -> list[str]:
-        rolled = set()
+    def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
+        rolled, loose = set(), []
         for key in self._keys_under(bucket, prefix):
             rest = key[len(prefix):]
             if delimiter in rest:
                 rolled.add(prefix + rest.split(delimiter, 1)[0] + delimiter)
-        return sorted(rolled)
+            else:
+                path = self.root / bucket / key
+                loose.append(ObjectInfo(key, _md5(path), path.stat().st_size))
+        return sorted(rolled), sorted(loose, key=lambda info: info.key)
 
     def delete(self, bucket: str, key: str) -> None:
         self._path(bucket, key).unlink(missing_ok=True)
@@ -174,12 +181,13 @@ class S3ObjectStore(ObjectStore):
             for item in page.get("Contents", []):
                 yield ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"])
 
-    def list_prefixes(self, bucket: str, prefix: str, delimiter: str) -> list[str]:
+    def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
         paginator = self.client.get_paginator("list_objects_v2")
-        rolled = []
+        rolled, loose = [], []
         for page in paginator.paginate(Bucket=self._bucket(bucket), Prefix=prefix, Delimiter=delimiter):
             rolled.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-        return sorted(rolled)
+            loose.extend(ObjectInfo(i["Key"], i["ETag"].strip('"'), i["Size"]) for i in page.get("Contents", []))
+        return sorted(rolled), sorted(loose, key=lambda info: info.key)
 
     def delete(self, bucket: str, key: str) -> None:
         self.client.delete_object(Bucket=self._bucket(bucket), Key=key)
