@@ -220,15 +220,22 @@ class HourIngestor:
                 if item.text_path is not None:
                     groups.setdefault((item.fields, item.header_lines), []).append(item)
             with pq.ParquetWriter(parquet_path, schema, compression="zstd", use_dictionary=dictionary) as writer:
+                # pyarrow's writer is serial but releases the GIL: write one layout's rows while
+                # DuckDB scans the next (at most one table waits, so memory stays bounded).
+                writing = None
                 for group in groups.values():
                     table, group_rejects = self._scan(group)
                     rejects.extend(group_rejects)
                     summary.rejected_lines += len(group_rejects)
                     if table.num_rows:
-                        writer.write_table(table.cast(schema))
+                        if writing is not None:
+                            writing.result()
+                        writing = pool.submit(writer.write_table, table.cast(schema))
                         summary.rows_written += table.num_rows
                         if on_table is not None:
                             on_table(table)
+                if writing is not None:
+                    writing.result()
         pq.write_table(
             pa.Table.from_pylist(
                 [dict(zip([c for c, _ in REJECT_COLUMNS], r)) for r in rejects], schema=arrow_schema(REJECT_COLUMNS)

@@ -8,6 +8,7 @@ key is used: the partition hour is rebuilt from validated groups with strptime, 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -76,16 +77,20 @@ class LandingZone:
         later hours: the listing lower bound for hours >= `hour`."""
         return group + self.hour_prefix_format.format(hour=hour)
 
-    def keys_for_hour(self, lake, hour: datetime) -> list[str]:
-        """Every valid key of the zone named for `hour`; cost follows the hour's files."""
-        found = []
+    def keys_by_hour(self, lake, hours: Sequence[datetime]) -> dict[datetime, list[str]]:
+        """Every valid key of the zone named for each of `hours`. Each distinct hour prefix
+        (an hour for CloudFront, a day for VPC flow logs) is listed once per group, so the
+        cost follows the run's files, not the bucket's history or the number of hours."""
+        found: dict[datetime, list[str]] = {hour: [] for hour in hours}
         for group in self.list_groups(lake)[0]:
-            for info in lake.list(self.bucket, prefix=self.hour_prefix(group, hour)):
-                try:
-                    if self.hour_of(info.key) == hour:
-                        found.append(info.key)
-                except KeyRejected:
-                    continue  # reported by the arrival sensor
+            for prefix in sorted({self.hour_prefix(group, hour) for hour in hours}):
+                for key in lake.list_keys(self.bucket, prefix=prefix):
+                    try:
+                        hour = self.hour_of(key)
+                    except KeyRejected:
+                        continue  # reported by the arrival sensor
+                    if hour in found:
+                        found[hour].append(key)
         return found
 
 

@@ -111,9 +111,10 @@ def raw_log_asset(
         ingestor = HourIngestor(log_format)
         totals = {"files": 0, "lines_read": 0, "rows_written": 0, "rejected_lines": 0, "quarantined_files": 0}
         mismatches = []
+        keys_by_hour = zone.keys_by_hour(lake, [hour_of(p) for p in context.partition_keys])
         for partition_key in context.partition_keys:
             hour = hour_of(partition_key)
-            keys = zone.keys_for_hour(lake, hour)
+            keys = keys_by_hour[hour]
             collectors = {dg.AssetKey.from_user_string(side.key): side.collector() for side in side_outputs}
 
             def on_table(table: pa.Table) -> None:

@@ -36,6 +36,10 @@ class ObjectStore(ABC):
     def list(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         """Objects under `prefix` with key > `start_after`, in key order."""
 
+    def list_keys(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[str]:
+        """Keys only, for callers that need no ETags (adapters may skip computing them)."""
+        return (info.key for info in self.list(bucket, prefix, start_after))
+
     @abstractmethod
     def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
         """One level under `prefix`, like S3's listing with a delimiter: the distinct
@@ -116,6 +120,10 @@ class LocalObjectStore(ObjectStore):
         for key in sorted(k for k in self._keys_under(bucket, prefix) if k > start_after):
             path = self.root / bucket / key
             yield ObjectInfo(key, _md5(path), path.stat().st_size)
+
+    def list_keys(self, bucket: str, prefix: str = "", start_after: str = "") -> Iterator[str]:
+        # Hashing every file for an ETag nobody reads was the ingest's biggest listing cost.
+        return iter(sorted(k for k in self._keys_under(bucket, prefix) if k > start_after))
 
     def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
         rolled, loose = set(), []
