@@ -91,10 +91,6 @@ def _timestamp(seconds: int | None) -> datetime | None:
     return None if seconds is None else EPOCH + timedelta(seconds=seconds)
 
 
-def _null_last(value):
-    return (value is None, value if value is not None else "")
-
-
 def expected_marts(records: list[dict]) -> dict[str, set[tuple]]:
     traffic = [r for r in records if r["log-status"] == "OK"]
 
@@ -138,29 +134,26 @@ def expected_marts(records: list[dict]) -> dict[str, set[tuple]]:
             x[0] += 1
             x[1] += r["packets"]
 
-    # vpc_interface_exposure: the interface's address = its most frequent endpoint over all
-    # traffic (src and dst), ties by the smaller address; inbound = flow-direction 'ingress'
-    # where the record has one, else addressed to that address; accepted only.
+    # vpc_interface_exposure: the interface's addresses = per address family, its most frequent
+    # endpoint over all traffic (src and dst), ties by the smaller address; inbound =
+    # flow-direction 'ingress' where the record has one, else addressed to one of those
+    # addresses; accepted only. Rows are per (interface, receiving address, protocol, port).
     appearances = defaultdict(Counter)
     for r in traffic:
-        appearances[r["interface-id"]][r["srcaddr"]] += 1
-        appearances[r["interface-id"]][r["dstaddr"]] += 1
-    address = {
-        eni: min(counts.items(), key=lambda item: (-item[1], _null_last(item[0])))[0]
-        for eni, counts in appearances.items()
-    }
+        for addr in (r["srcaddr"], r["dstaddr"]):
+            appearances[(r["interface-id"], ":" in addr)][addr] += 1
+    addresses = defaultdict(set)
+    for (eni, _), counts in appearances.items():
+        addresses[eni].add(min(counts.items(), key=lambda item: (-item[1], item[0]))[0])
     exposure = {}
     for r in traffic:
         if r["action"] != "ACCEPT":
             continue
-        eni_addr = address[r["interface-id"]]
         direction = r.get("flow-direction")
-        inbound = direction == "ingress" if direction is not None else (
-            r["dstaddr"] is not None and eni_addr is not None and r["dstaddr"] == eni_addr
-        )
+        inbound = direction == "ingress" if direction is not None else r["dstaddr"] in addresses[r["interface-id"]]
         if not inbound:
             continue
-        key = (r["interface-id"], eni_addr, r["protocol"], r["dstport"])
+        key = (r["interface-id"], r["dstaddr"], r["protocol"], r["dstport"])
         start, end = _timestamp(r["start"]), _timestamp(r["end"])
         reply = r["dstport"] is not None and r["srcport"] is not None and r["dstport"] >= 32768 and r["srcport"] < r["dstport"]
         e = exposure.setdefault(key, {"n": 0, "bytes": 0, "first": [], "last": [], "replies": 0})
@@ -277,9 +270,9 @@ def test_vpc_marts_equal_an_independent_computation_with_custom_formats_ipv6_and
     assert first.failed_runs == []
     assert (first.runs, first.partitions, first.dbt_invocations) == (2, HOURS, 1)
     expected = assert_marts_match(home)
-    # IPv6 endpoints made it through to the marts (the exposure mart's interface address is
-    # the most frequent endpoint, which is the IPv4 one on this sample's dual-stack ENIs).
+    # IPv6 made it through to the marts, exposure of dual-stack interfaces' IPv6 addresses included.
     assert any(":" in row[1] for row in expected["vpc_rejected_traffic"])
+    assert any(":" in row[1] for row in expected["vpc_interface_exposure"])
 
     # Every line is accounted for: rows in the raw partitions = data lines in the files.
     assert raw_rows(home) == lines_read == RECORDS

@@ -11,7 +11,7 @@ addresses as (
 inbound as (
     select
         traffic.interface_id,
-        addresses.interface_addr,
+        traffic.dst_addr as interface_addr,
         traffic.protocol,
         traffic.dst_port,
         traffic.src_port,
@@ -20,12 +20,15 @@ inbound as (
         traffic.start_time,
         traffic.end_time
     from traffic
-    inner join addresses
-        on traffic.interface_id = addresses.interface_id
+    left join addresses
+        on
+            traffic.interface_id = addresses.interface_id
+            and traffic.dst_addr = addresses.interface_addr
     where
         traffic.action = 'ACCEPT'
-        -- Custom formats say the direction; otherwise inbound means addressed to the interface.
-        and coalesce(traffic.flow_direction = 'ingress', traffic.dst_addr = addresses.interface_addr)
+        -- Custom formats say the direction; otherwise inbound means addressed to one of the
+        -- interface's own addresses (IPv4 or IPv6).
+        and coalesce(traffic.flow_direction = 'ingress', addresses.interface_addr is not null)
 ),
 
 exposure as (
