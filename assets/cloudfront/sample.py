@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import crawleruseragents
 
+from dataplatform.sampling import DIURNAL, ISP_V4, ISP_V6, split_exactly
 from assets.cloudfront.format import FIELDS, LEGACY_FIELDS, object_name
 
 if TYPE_CHECKING:  # only for annotations: keeps `assets` importable without the platform package
@@ -69,7 +70,6 @@ EDGES = {
     "NRT57-P2": 8, "NRT12": 4, "HND50-C2": 3, "ICN54-C2": 4, "SIN2": 5, "SIN52-C2": 3,
     "HKG62-C1": 3, "BOM78-P4": 4, "SYD62-P2": 4, "MEL50-C2": 2, "JNB50-C1": 1, "TLV50-C1": 1,
 }
-DIURNAL = (52, 44, 38, 33, 31, 33, 40, 52, 66, 78, 86, 91, 95, 98, 100, 100, 98, 95, 92, 90, 86, 78, 68, 60)
 BROWSERS = {  # real user agents of current browsers
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36": 26,
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36": 6,
@@ -121,12 +121,6 @@ BOTS = (
     ("Twitterbot", 1, ("199.16.157.0/24",)),
     ("CCBot", 1, ()),
 )
-ISP_V4 = (24, 31, 37, 45, 46, 47, 49, 50, 58, 59, 60, 61, 62, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79,
-          80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 101, 103, 104, 106, 107, 108,
-          109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 151, 174, 175, 176,
-          177, 178, 179, 180, 181, 182, 183, 186, 187, 188, 189, 190, 191, 201)
-ISP_V6 = ("2a02:c7c::/32", "2600:1700::/28", "2601::/20", "2a01:e0a::/32", "2003::/19",
-          "2406:3003::/32", "2607:fb90::/32", "2804:14c::/31")
 BROWSER, BOT, APP = 0, 1, 2
 PROFILES = 4096  # request/response shapes per viewer kind
 # (share of requests, viewers, Zipf exponent, IPv6 share, HTTP->HTTPS redirect share, HEAD share)
@@ -424,15 +418,6 @@ def _plan(spec: SampleSpec, rng: random.Random, dists: list) -> list[tuple[int, 
     return plan
 
 
-def _split(total: int, weights: list[float]) -> list[int]:
-    """Integer shares of `total` proportional to `weights` that add up to `total` exactly."""
-    base = 1 if total >= len(weights) else 0
-    rest, scale = total - base * len(weights), 1.0 / sum(weights)
-    bounds = [round(rest * c * scale) for c in accumulate(weights)]
-    bounds[-1] = rest
-    return [base + b - a for a, b in zip([0] + bounds[:-1], bounds)]
-
-
 def _lines(pools: _Pools, dist: tuple, hour: datetime, n: int, rng: random.Random, legacy: bool) -> list[str]:
     """`n` log lines for one file. The hot loop: table lookups and one f-string per line."""
     _, host, site, _, refs = dist
@@ -485,7 +470,7 @@ def generate(store: ObjectStore, spec: SampleSpec, *, bucket: str = "landing",
     rng = random.Random(f"plan:{spec.seed}")
     dists, pools = _distributions(spec), _pools(spec.seed)
     plan = _plan(spec, rng, dists)
-    counts = _split(spec.lines, [weight for _, _, weight in plan])
+    counts = split_exactly(spec.lines, [weight for _, _, weight in plan])
     legacy = set(rng.sample(range(len(plan)), round(spec.legacy_share * len(plan))))
     written, done, keys, pending = [], 0, set(), None
 

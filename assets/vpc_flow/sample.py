@@ -54,6 +54,7 @@ from math import log
 from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
+from dataplatform.sampling import DIURNAL, ISP_V4, ISP_V6, split_exactly
 from assets.vpc_flow.format import (
     ALL_FIELDS,
     FIELD_VERSION,
@@ -84,7 +85,6 @@ class SampleSpec:
 
 
 DELIVERY_SECONDS = 300  # a file every 5 minutes per flow log
-DIURNAL = (52, 44, 38, 33, 31, 33, 40, 52, 66, 78, 86, 91, 95, 98, 100, 100, 98, 95, 92, 90, 86, 78, 68, 60)
 # Region -> (AZ id prefix, AZ numbers, Amazon IPv6 /32 for VPCs there).
 REGIONS = {
     "us-east-1": ("use1", (1, 2, 3, 4, 5, 6), 0x26001F18),
@@ -94,13 +94,6 @@ REGIONS = {
     "ap-southeast-2": ("apse2", (1, 2, 3), 0x2406DA1C),
     "ap-northeast-1": ("apne1", (1, 2, 4), 0x2406DA14),
 }
-# Consumer and hosting /8s without special-purpose ranges inside, so no per-address checks.
-ISP_V4 = (24, 31, 37, 45, 46, 47, 49, 50, 58, 59, 60, 61, 62, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79,
-          80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 101, 103, 104, 106, 107, 108,
-          109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 151, 174, 175, 176,
-          177, 178, 179, 180, 181, 182, 183, 186, 187, 188, 189, 190, 191, 201)
-ISP_V6 = ("2a02:c7c::/32", "2600:1700::/28", "2601::/20", "2a01:e0a::/32", "2003::/19",
-          "2406:3003::/32", "2607:fb90::/32", "2804:14c::/31")
 CLOUDFRONT_V4 = ("130.176.0.0/17", "64.252.64.0/18", "15.158.0.0/16")
 SCANNER_V4 = ("162.142.125.0/24", "167.94.138.0/24", "89.248.160.0/21", "193.163.125.0/24", "198.235.24.0/24",
               "45.129.33.0/24", "185.224.128.0/24", "71.6.199.0/24", "194.26.29.0/24", "80.82.77.0/24")
@@ -541,15 +534,6 @@ def _put(store: ObjectStore, bucket: str, key: str, header: str, lines: list[str
     return store.put(bucket, key, data)
 
 
-def _split(total: int, weights: list[float]) -> list[int]:
-    """Integer shares of `total` proportional to `weights` that add up to `total` exactly."""
-    base = 1 if total >= len(weights) else 0
-    rest, scale = total - base * len(weights), 1.0 / sum(weights)
-    bounds = [round(rest * c * scale) for c in accumulate(weights)]
-    bounds[-1] = rest
-    return [base + b - a for a, b in zip([0] + bounds[:-1], bounds)]
-
-
 def _plan(spec: SampleSpec, rng: random.Random, flow_logs: list[_FlowLog]) -> list[tuple[int, datetime, float]]:
     """(flow log index, delivery stamp, relative weight) per file, in write order; late files last."""
     plan, start = [], spec.start.astimezone(timezone.utc)
@@ -591,7 +575,7 @@ def generate(store: ObjectStore, spec: SampleSpec, *, bucket: str = "landing",
     flow_logs, pools = _topology(spec), _pools(spec.seed, spec.interval_minutes)
     times = _times(random.Random(f"times:{spec.seed}:{spec.interval_minutes}"), spec.interval_minutes)
     plan = _plan(spec, rng, flow_logs)
-    counts = _split(spec.records, [weight for _, _, weight in plan])
+    counts = split_exactly(spec.records, [weight for _, _, weight in plan])
     files, keys = [], set()  # (flow log, stamp, key, file seed, records) in write order; keys checked up front
     for (f, stamp, _), n in zip(plan, counts):
         fl, file_seed, key = flow_logs[f], rng.getrandbits(64), ""  # drawn for empty files too: keeps others stable
