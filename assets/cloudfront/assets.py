@@ -25,6 +25,7 @@ CATALOG_DATABASE = ZONE.raw_tables[0][0]
 
 HOURLY_USER_AGENTS = dg.AssetKey(["raw", "cloudfront", "access_log_user_agents"])
 USER_AGENTS = dg.AssetKey(["raw", "cloudfront", "user_agents"])
+REALTIME_RECORDS = dg.AssetKey(["raw", "cloudfront", "realtime_records"])
 USER_AGENTS_KEY = "cloudfront/user_agents/user_agents.parquet"
 
 
@@ -65,7 +66,12 @@ landing_access_logs, cloudfront_raw = raw_log_asset(
 @dg.multi_asset(
     specs=[
         python_asset_spec(
-            USER_AGENTS.path, DOMAIN, [(n, t.lower(), d) for n, t, d in user_agents.COLUMNS], deps=[HOURLY_USER_AGENTS]
+            USER_AGENTS.path,
+            DOMAIN,
+            [(n, t.lower(), d) for n, t, d in user_agents.COLUMNS],
+            deps=[HOURLY_USER_AGENTS, REALTIME_RECORDS],
+            # Logs at rest and the real-time stream each suffice to classify their agents.
+            tags={"dataplatform/partial_inputs_ok": "true"},
         )
     ],
     required_resource_keys={"lake", "catalog"},
@@ -73,11 +79,13 @@ landing_access_logs, cloudfront_raw = raw_log_asset(
 def user_agent_dimension(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Classify each distinct user agent once; earlier classifications are kept as they are."""
     lake, catalog = context.resources.lake, context.resources.catalog
-    hourly_keys = [info.key for info in lake.list(RAW_BUCKET, "cloudfront/access_log_user_agents/")]
-    with lake.localized(RAW_BUCKET, hourly_keys) as paths:
-        seen = set()
-        for path in paths:
-            seen.update(pq.read_table(path).column("user_agent").to_pylist())
+    # Agents seen in the logs at rest (distinct per hour) and on the real-time stream.
+    sources = {"cloudfront/access_log_user_agents/": "user_agent", "cloudfront/realtime_records/": "cs_user_agent"}
+    seen = set()
+    for prefix, column in sources.items():
+        with lake.localized(RAW_BUCKET, list(lake.list_keys(RAW_BUCKET, prefix))) as paths:
+            for path in paths:
+                seen.update(pq.read_table(path, columns=[column]).column(0).drop_null().to_pylist())
     known: list[dict] = []
     if any(True for _ in lake.list(RAW_BUCKET, USER_AGENTS_KEY)):
         with lake.localized(RAW_BUCKET, [USER_AGENTS_KEY]) as (path,):

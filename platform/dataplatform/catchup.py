@@ -59,6 +59,20 @@ def _already_succeeded(instance: dg.DagsterInstance, sensor_name: str, run_key: 
     return bool(runs)
 
 
+def _missing_input(key: dg.AssetKey, asset_graph, instance: dg.DagsterInstance, refreshing: set) -> bool:
+    """As the eager automation condition: a direct parent never materialised (and not about to
+    be, in the same refresh) holds an asset back, unless it is tagged partial_inputs_ok."""
+    node = asset_graph.get(key)
+    if node.tags.get("dataplatform/partial_inputs_ok") == "true":
+        return False
+    return any(
+        asset_graph.get(parent).is_materializable
+        and parent not in refreshing
+        and instance.get_latest_materialization_event(parent) is None
+        for parent in node.parent_keys
+    )
+
+
 def catch_up(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -74,15 +88,15 @@ def catch_up(
     asset_graph = defs.resolve_asset_graph()
     resources = defs.resources or {}
 
-    def execute(asset_keys, partition_key=None, tags=None) -> bool:
+    def execute(asset_keys, partition_key=None, tags=None, run_config=None) -> bool:
         result = job.execute_in_process(
             instance=instance,
             asset_selection=list(asset_keys),
             partition_key=partition_key,
             tags=tags or {},
+            run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
-            # Progress goes through on_event; the run's own logs stay in the instance (and the UI).
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            # (Progress goes through on_event; the run's own logs stay in the instance and the UI.)
         )
         summary.runs += 1
         if not result.success:
@@ -119,17 +133,18 @@ def catch_up(
                     request.asset_selection,
                     partition_key=request.partition_key,
                     tags={**request.tags, SENSOR_TAG: sensor.name, RUN_KEY_TAG: request.run_key},
+                    run_config=request.run_config,
                 )
                 all_ok &= ok
                 if not ok:
                     failed_keys.add(request.run_key)
                 if ok:
                     updated |= set(request.asset_selection)
-                    summary.partitions += len(
-                        asset_graph.get(request.asset_selection[0]).partitions_def.get_partition_keys_in_range(
-                            dg.PartitionKeyRange(start, end)
+                    partitions_def = asset_graph.get(request.asset_selection[0]).partitions_def
+                    if partitions_def is not None:
+                        summary.partitions += len(
+                            partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
                         )
-                    )
             if all_ok:
                 cursors.put(sensor.name, data.cursor)
         if updated:
@@ -137,6 +152,9 @@ def catch_up(
                 dg.AssetSelection.assets(*updated).downstream(include_self=False).resolve(asset_graph)
             )
             downstream = {k for k in downstream if asset_graph.get(k).partitions_def is None}
+            # Drop what lacks an input, repeatedly: its own dependants then lack one too.
+            while blocked := {k for k in downstream if _missing_input(k, asset_graph, instance, downstream)}:
+                downstream -= blocked
             if downstream:
                 on_event(f"refreshing {len(downstream)} downstream assets")
                 execute(downstream)

@@ -126,6 +126,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+STREAMS = {"cloudfront-realtime": "cloudfront_realtime", "web-analytics": "web_analytics_events"}
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    """Publish sample records to a stream, as fast as the stream takes them (event times
+    span --seconds ending now), with optional producer retries (duplicates) and late records."""
+    from dataplatform.environments import resources
+    from dataplatform.streams import streams
+
+    policy = streams()[STREAMS[args.stream]]
+    start = (args.start or datetime.now(timezone.utc) - timedelta(seconds=args.seconds)).replace(microsecond=0)
+    if args.stream == "cloudfront-realtime":
+        from assets.cloudfront.realtime_sample import RealtimeSpec, records
+
+        produced = records(RealtimeSpec(start=start, seconds=args.seconds, rate=args.rate, seed=args.seed,
+                                        duplicate_share=args.duplicates, late_share=args.late))
+    else:
+        from assets.web_analytics.sample import EventsSpec, events
+
+        produced = events(EventsSpec(start=start, seconds=args.seconds, rate=args.rate, seed=args.seed,
+                                     duplicate_share=args.duplicates, late_share=args.late, anomaly_minute=args.anomaly_minute))
+    store = resources()["stream"]
+    store.create_stream(policy.name, policy.shards)
+    sent, batch = 0, []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
+                  console=console, disable=args.quiet) as progress:
+        task = progress.add_task(f"produce {policy.name}", total=args.rate * args.seconds)
+        for record in produced:
+            batch.append(record)
+            if len(batch) == 500:
+                store.put_records(policy.name, batch)
+                sent += len(batch)
+                batch = []
+                progress.update(task, completed=sent)
+        if batch:
+            store.put_records(policy.name, batch)
+            sent += len(batch)
+        progress.update(task, completed=sent)
+    console.print(f"{policy.name}: published {sent:,} records with event times from {start:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
 def cmd_retention(args: argparse.Namespace) -> int:
     """What the scheduled partition_retention job does, from the terminal."""
     from dataplatform.environments import resources
@@ -181,6 +223,18 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="sample data, catch up and summarise (the quick start)")
     sample_options(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("produce", help="publish sample records to a stream")
+    p.add_argument("stream", choices=sorted(STREAMS))
+    p.add_argument("--rate", type=int, default=100, help="records per second of event time")
+    p.add_argument("--seconds", type=int, default=300, help="event-time span, ending now unless --start")
+    p.add_argument("--start", type=lambda text: datetime.fromisoformat(text).astimezone(timezone.utc), default=None)
+    p.add_argument("--duplicates", type=float, default=0.0, help="share of records re-sent (producer retries)")
+    p.add_argument("--late", type=float, default=0.0, help="share of records sent late (out of order)")
+    p.add_argument("--anomaly-minute", type=int, default=None, help="web-analytics: minute offset with a traffic spike")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("retention", help="drop raw partitions older than their zone's retention")
     p.add_argument("--dry-run", action="store_true", help="only list what would be dropped")

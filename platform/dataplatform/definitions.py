@@ -4,19 +4,33 @@ resources. Global policy lives here; everything else lives with its domain."""
 import dagster as dg
 
 from assets.cloudfront import assets as cloudfront
+from assets.cloudfront.realtime import realtime_ranges
 from assets.vpc_flow import assets as vpc_flow
+from assets.web_analytics import assets as web_analytics
 from dataplatform import environments
 from dataplatform.dbt import build_dbt_assets
 from dataplatform.retention import partition_retention, retention_schedule
+from dataplatform.streams import streams
+from sensors.kinesis_checkpoints import checkpoint_sensor
 from sensors.landing_zones import sensors as landing_sensors
 
 
+STREAM_ASSETS = {key for policy in streams().values() for key in policy.asset_keys}
+
+
+PARTIAL_INPUTS_OK = "dataplatform/partial_inputs_ok"
+
+
 def _downstream_is_eager(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Global policy: anything computed from other assets refreshes when they change.
-    Partitioned raw assets are driven by the arrival sensors instead."""
-    if spec.partitions_def is not None:
+    """Global policy: anything computed from other assets refreshes when they change, once
+    all its inputs exist (assets tagged partial_inputs_ok also run on some of them).
+    Raw assets are driven by the arrival and checkpoint sensors instead."""
+    if spec.partitions_def is not None or spec.key in STREAM_ASSETS:
         return spec
-    return spec.replace_attributes(automation_condition=spec.automation_condition or dg.AutomationCondition.eager())
+    condition = dg.AutomationCondition.eager()
+    if spec.tags.get(PARTIAL_INPUTS_OK) == "true":
+        condition = condition.without(~dg.AutomationCondition.any_deps_missing())
+    return spec.replace_attributes(automation_condition=spec.automation_condition or condition)
 
 
 def build_definitions() -> dg.Definitions:
@@ -28,11 +42,13 @@ def build_definitions() -> dg.Definitions:
             cloudfront.user_agent_dimension,
             vpc_flow.landing_flow_logs,
             vpc_flow.vpc_flow_raw,
+            realtime_ranges,
+            *web_analytics.assets,
         ],
     )
     return dg.Definitions(
         assets=[*python_assets, build_dbt_assets()],
-        sensors=landing_sensors,
+        sensors=[*landing_sensors, *(checkpoint_sensor(policy) for policy in streams().values())],
         jobs=[partition_retention],
         schedules=[retention_schedule],
         resources=environments.resources(),

@@ -12,17 +12,32 @@ import os
 from dataplatform import settings
 from dataplatform.dbt import dbt_resource
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
+from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
+from dataplatform.resources.notify import LocalOutbox, SnsNotifier
+from dataplatform.resources.stream import KinesisStreamStore, LocalStreamStore
 
 
 def resources(environment: str | None = None) -> dict:
     environment = environment or settings.environment()
     if environment == "local":
-        lake = LocalObjectStore(settings.lake_root())
-        catalog = LocalCatalog(settings.catalog_path())
+        home = settings.home()
+        ports = {
+            "lake": LocalObjectStore(settings.lake_root()),
+            "catalog": LocalCatalog(settings.catalog_path()),
+            "stream": LocalStreamStore(home / "streams.sqlite"),
+            "kv": SqliteKeyValueStore(home / "kv.sqlite"),
+            "notify": LocalOutbox(home / "outbox"),
+        }
     else:
         import boto3
 
-        lake = S3ObjectStore(boto3.client("s3"), bucket_prefix=os.environ["DATAPLATFORM_S3_BUCKET_PREFIX"])
-        catalog = GlueCatalog(boto3.client("glue"))
-    return {"lake": lake, "catalog": catalog, "dbt": dbt_resource()}
+        prefix = os.environ["DATAPLATFORM_S3_BUCKET_PREFIX"]
+        ports = {
+            "lake": S3ObjectStore(boto3.client("s3"), bucket_prefix=prefix),
+            "catalog": GlueCatalog(boto3.client("glue")),
+            "stream": KinesisStreamStore(boto3.client("kinesis")),
+            "kv": DynamoDbKeyValueStore(boto3.client("dynamodb"), table_prefix=prefix),
+            "notify": SnsNotifier(boto3.client("sns"), topic_prefix=prefix),
+        }
+    return {**ports, "dbt": dbt_resource()}
