@@ -113,17 +113,23 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The quick start: sample deliveries, catch up, summarise."""
+    """The quick start: sample deliveries and streams, catch up, summarise."""
     args.domains = list(DOMAINS)
-    for step in (cmd_sample, cmd_catch_up, cmd_summary):
-        code = step(args)
-        if code:
-            return code
-    console.print(
-        "\nOpen the UI:  [bold]dataplatform dev[/bold]  (then http://127.0.0.1:3000, "
-        "asset lineage under Assets > Global asset lineage)"
-    )
-    return 0
+    code = cmd_sample(args)
+    streams_args = [
+        argparse.Namespace(stream="cloudfront-realtime", rate=50, seconds=300, duplicates=0.02, late=0.02, anomaly_minute=None),
+        argparse.Namespace(stream="web-analytics", rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12),
+    ]
+    for stream_args in streams_args:
+        code = code or cmd_produce(argparse.Namespace(**{**vars(args), **vars(stream_args), "start": None}))
+    for step in (cmd_catch_up, cmd_summary):
+        code = code or step(args)
+    if not code:
+        console.print(
+            "\nOpen the UI:  [bold]dataplatform dev[/bold]  (then http://127.0.0.1:3000, "
+            "asset lineage under Assets > Global asset lineage)"
+        )
+    return code
 
 
 STREAMS = {"cloudfront-realtime": "cloudfront_realtime", "web-analytics": "web_analytics_events"}

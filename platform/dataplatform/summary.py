@@ -28,6 +28,12 @@ KPIS = {
     "vpc rejected flow records": "select sum(rejected_flow_records) from marts.vpc_rejected_traffic",
     "vpc most rejected port": "select dst_port || ' (' || sum(rejected_flow_records) || ' records)' "
     "from marts.vpc_rejected_traffic group by dst_port order by sum(rejected_flow_records) desc limit 1",
+    "real-time peak bandwidth (1-minute window)": "select distribution || ' @ ' || edge_location || ' ' || "
+    "round(bandwidth_bps / 1e6, 2) || ' Mbit/s' from marts.cloudfront_realtime_bandwidth "
+    "where window_type = 'tumbling_1m' order by bandwidth_bps desc limit 1",
+    "real-time bot share (5-minute windows)": "select round(100.0 * sum(bot_requests) / sum(requests), 1) || ' %' "
+    "from marts.cloudfront_realtime_bandwidth where window_type = 'sliding_5m'",
+    "real-time late records (not in windows)": "select sum(late_records) from marts.cloudfront_realtime_late_records",
     "vpc flow-log capture ratio": "select round(100.0 * sum(records - skipdata_records) / sum(records), 2) || ' %' "
     "from marts.vpc_flow_log_coverage",
 }
@@ -63,6 +69,24 @@ def print_summary(console: Console) -> None:
                 value = con.execute(query).fetchone()
                 kpis.add_row(label, str(value[0]) if value else "-")
             console.print(kpis)
+    _print_serving(console)
+
+
+def _print_serving(console: Console) -> None:
+    """The key-value serving layer and the alerts outbox of the web-analytics stream."""
+    from dataplatform.environments import resources
+
+    ports = resources()
+    counters = ports["kv"].scan("web_analytics_counters") if settings.home().joinpath("kv.sqlite").exists() else []
+    if counters:
+        minutes = [(key, item["count"]) for key, item in counters if key.startswith("minute#page view#")]
+        busiest = max(minutes, key=lambda kv: kv[1]) if minutes else ("-", 0)
+        alerts = ports["notify"].messages("web-analytics-alerts")
+        console.print(
+            f"web analytics: {len(counters)} exactly-once counters in the key-value store; busiest minute of page views "
+            f"{busiest[0].rsplit('#', 1)[-1]} ({busiest[1]}); {len(alerts)} anomaly alert(s) in the outbox"
+            + (f": {alerts[-1]['subject']}" if alerts else "")
+        )
 
 
 def _marts_read(query: str) -> list[str]:
