@@ -46,6 +46,29 @@ def _events(lake) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _alert_once(kv, notify, minute: str, count: int, mean: float, spread: float) -> int:
+    """Publish the minute's alert unless it was sent: the alert is recorded (conditional
+    create) before publishing and marked sent after, so a failed publish is retried by the
+    next materialisation and a sent alert is never repeated."""
+    record = kv.get(ALERTS_TABLE, minute)
+    if record is not None and record.get("sent"):
+        return 0
+    if record is None:
+        try:
+            version = kv.put(ALERTS_TABLE, minute, {"count": count, "baseline": round(mean, 2), "sent": 0}, expected_version=None)
+        except ConditionFailed:
+            return 0  # another materialisation is alerting on it
+    else:
+        version = record["version"]
+    notify.publish(
+        ALERT_TOPIC,
+        f"web analytics: {minute} had {count} events (baseline {mean:.0f})",
+        {"minute": minute, "events": count, "baseline": round(mean, 2), "stdev": round(spread, 2)},
+    )
+    kv.put(ALERTS_TABLE, minute, {"count": count, "baseline": round(mean, 2), "sent": 1}, expected_version=version)
+    return 1
+
+
 def write_if_changed(kv, table: str, key: str, item: dict) -> bool:
     """Conditional put of a computed value; concurrent writers of the same value converge."""
     for _ in range(5):
@@ -148,16 +171,7 @@ def live_kpis(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         mean, spread = statistics.fmean(baseline), statistics.pstdev(baseline)
         # Strong deviation: beyond 4 standard deviations and at least double (or half) the baseline.
         if abs(count - mean) > max(DEVIATION_FACTOR * spread, mean if count > mean else 0.5 * mean):
-            try:
-                kv.put(ALERTS_TABLE, minute, {"count": count, "baseline": round(mean, 2)}, expected_version=None)
-            except ConditionFailed:
-                continue  # alerted on an earlier materialisation
-            notify.publish(
-                ALERT_TOPIC,
-                f"web analytics: {minute} had {count} events (baseline {mean:.0f})",
-                {"minute": minute, "events": count, "baseline": round(mean, 2), "stdev": round(spread, 2)},
-            )
-            alerts += 1
+            alerts += _alert_once(kv, notify, minute, count, mean, spread)
     latest = minutes[-2] if len(minutes) > 1 else (minutes[-1] if minutes else None)
     return dg.MaterializeResult(
         metadata={

@@ -38,6 +38,6 @@ def resources(environment: str | None = None) -> dict:
             "catalog": GlueCatalog(boto3.client("glue")),
             "stream": KinesisStreamStore(boto3.client("kinesis")),
             "kv": DynamoDbKeyValueStore(boto3.client("dynamodb"), table_prefix=prefix),
-            "notify": SnsNotifier(boto3.client("sns"), topic_prefix=prefix),
+            "notify": SnsNotifier(boto3.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
         }
     return {**ports, "dbt": dbt_resource()}
