@@ -1,6 +1,7 @@
 """CloudFront real-time logs on the stream: what a record means, and its raw range asset.
 The windows are dbt models (models/cloudfront/*realtime*)."""
 
+from functools import lru_cache
 from urllib.parse import unquote
 
 from assets.cloudfront.ingest import UA_DECODE_DEPTH
@@ -19,6 +20,7 @@ VALUE_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=100_000)  # a stream repeats a few hundred agents over and over
 def decode_until_stable(value: str | None, depth: int = UA_DECODE_DEPTH) -> str | None:
     """The batch ingest's rule in Python: URL-decode up to `depth` times; a value that does
     not decode to UTF-8 is kept as it is."""

@@ -98,20 +98,22 @@ def stream_range_asset(policy: StreamPolicy, fmt: StreamFormat, *, bucket: str =
         totals = {"records": 0, "rows": 0, "late": 0, "rejected": 0, "ranges": len(config.ranges)}
         for shard_id, (first, last) in sorted(config.ranges.items()):
             watermark = _previous_watermark(lake, bucket, prefix, shard_id, first)
-            rows, rejects = [], []
+            names = [name for name, _ in columns]
+            values: dict[str, list] = {name: [] for name in names}  # built by column: no per-row dicts
+            rejects = []
             for record in read_range(store, policy.name, shard_id, first, last):
                 try:
-                    event_time, dedupe_key, values = fmt.parse(record.data)
+                    event_time, dedupe_key, parsed = fmt.parse(record.data)
                 except ValueError as error:
                     rejects.append((shard_id, record.sequence_number, record.data.decode("utf-8", "replace"), str(error)))
                     continue
                 late = watermark is not None and event_time < watermark - policy.allowed_lateness_seconds
                 watermark = event_time if watermark is None else max(watermark, event_time)
-                rows.append(
-                    (shard_id, record.sequence_number, record.arrival_timestamp, event_time, dedupe_key, late,
-                     *(values.get(name) for name, _ in fmt.columns))
-                )
-            table = pa.Table.from_pylist([dict(zip([n for n, _ in columns], row)) for row in rows], schema=arrow_schema(columns))
+                row = (shard_id, record.sequence_number, record.arrival_timestamp, event_time, dedupe_key, late,
+                       *(parsed.get(name) for name, _ in fmt.columns))
+                for name, value in zip(names, row):
+                    values[name].append(value)
+            table = pa.table(values, schema=arrow_schema(columns))
             if watermark is not None:
                 table = table.replace_schema_metadata({WATERMARK_KEY: str(watermark).encode()})
             with tempfile.TemporaryDirectory() as tmp:
@@ -123,11 +125,11 @@ def stream_range_asset(policy: StreamPolicy, fmt: StreamFormat, *, bucket: str =
                 )
                 lake.upload(path, bucket, range_key(prefix, shard_id, first, last))
                 lake.upload(rejects_path, bucket, range_key(rejects_prefix, shard_id, first, last))
-            totals["records"] += len(rows) + len(rejects)
-            totals["rows"] += len(rows)
-            totals["late"] += sum(1 for row in rows if row[5])
+            totals["records"] += table.num_rows + len(rejects)
+            totals["rows"] += table.num_rows
+            totals["late"] += sum(values["is_late"])
             totals["rejected"] += len(rejects)
-            context.log.info(f"{policy.name} {shard_id} {first}..{last}: {len(rows)} rows, {len(rejects)} rejected")
+            context.log.info(f"{policy.name} {shard_id} {first}..{last}: {table.num_rows} rows, {len(rejects)} rejected")
         yield dg.MaterializeResult(asset_key=key, metadata=totals)
         yield dg.MaterializeResult(asset_key=rejects_key, metadata={"rejected": totals["rejected"]})
 
