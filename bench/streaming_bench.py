@@ -143,10 +143,12 @@ def child_consumer(home: Path, ranges: dict[str, list[str]]) -> dict:
     import pyarrow.parquet as pq
 
     from assets.cloudfront.realtime import realtime_ranges
+    from dataplatform.resources.catalog import LocalCatalog
     from dataplatform.resources.lake import LocalObjectStore
     from dataplatform.resources.stream import LocalStreamStore
 
-    resources = {"lake": LocalObjectStore(home / "lake"), "stream": LocalStreamStore(home / "streams.sqlite")}
+    resources = {"lake": LocalObjectStore(home / "lake"), "stream": LocalStreamStore(home / "streams.sqlite"),
+                 "catalog": LocalCatalog(home / "catalog.sqlite")}
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # as catch-up runs it
 
     def run(run_ranges: dict) -> tuple[float, dg.ExecuteInProcessResult]:

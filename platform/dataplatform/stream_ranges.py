@@ -18,8 +18,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataplatform.delimited_logs import arrow_schema
+from dataplatform.delimited_logs import arrow_schema, glue_columns
 from dataplatform.governance.policies import python_asset_spec
+from dataplatform.resources.catalog import Table
 from dataplatform.streams import StreamPolicy
 
 WATERMARK_KEY = b"dataplatform.watermark_after"
@@ -91,10 +92,19 @@ def stream_range_asset(policy: StreamPolicy, fmt: StreamFormat, *, bucket: str =
             python_asset_spec(key.path, policy.domain, described(columns)),
             python_asset_spec(rejects_key.path, policy.domain, described(REJECT_COLUMNS)),
         ],
-        required_resource_keys={"lake", "stream"},
+        required_resource_keys={"lake", "stream", "catalog"},
     )
     def _ranges(context: dg.AssetExecutionContext, config: RangesConfig):
-        lake, store = context.resources.lake, context.resources.stream
+        lake, store, catalog = context.resources.lake, context.resources.stream, context.resources.catalog
+        # Registered like the log tables, partitioned by shard, so Athena reads what DuckDB reads.
+        database = f"raw_{policy.domain}"
+        tables = {
+            key: Table(database, key.path[-1], glue_columns(cols), (("shard", "string"),), lake.uri(bucket, f"{prefix_of}/"))
+            for key, cols, prefix_of in ((key, columns, prefix), (rejects_key, REJECT_COLUMNS, rejects_prefix))
+        }
+        catalog.ensure_database(database)
+        for registered in tables.values():
+            catalog.ensure_table(registered)
         totals = {"records": 0, "rows": 0, "late": 0, "rejected": 0, "ranges": len(config.ranges)}
         for shard_id, (first, last) in sorted(config.ranges.items()):
             watermark = _previous_watermark(lake, bucket, prefix, shard_id, first)
@@ -125,6 +135,8 @@ def stream_range_asset(policy: StreamPolicy, fmt: StreamFormat, *, bucket: str =
                 )
                 lake.upload(path, bucket, range_key(prefix, shard_id, first, last))
                 lake.upload(rejects_path, bucket, range_key(rejects_prefix, shard_id, first, last))
+            for registered in tables.values():
+                catalog.register_partitions(registered.database, registered.name, [(shard_id,)])
             totals["records"] += table.num_rows + len(rejects)
             totals["rows"] += table.num_rows
             totals["late"] += sum(values["is_late"])

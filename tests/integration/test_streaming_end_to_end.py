@@ -228,3 +228,26 @@ def test_windows_and_counters_are_exactly_once_through_crash_restart_and_replay(
         alerts = ports["notify"].messages("web-analytics-alerts")
         anomaly = f"{START + timedelta(minutes=11):%Y-%m-%dT%H:%M}"
         assert [a["message"]["minute"] for a in alerts] == [anomaly]
+
+
+def test_stream_tables_are_registered_by_shard(home):
+    """Athena reads the stream's ranges through the catalog, as DuckDB reads the files."""
+    from assets.web_analytics.stream import web_analytics_ranges
+
+    ports = environments.resources()
+    publish(ports["stream"], WEB, list(events(EventsSpec(start=START, seconds=60, rate=5, seed=1))))
+    ranges = {
+        shard.shard_id: [records_[0].sequence_number, records_[-1].sequence_number]
+        for shard in ports["stream"].list_shards(WEB.name)
+        if (records_ := ports["stream"].read(WEB.name, shard.shard_id, limit=100_000))
+    }
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            [web_analytics_ranges], resources=ports, instance=instance,
+            run_config={"ops": {"web_analytics_events_ranges": {"config": {"ranges": ranges}}}},
+        ).success
+    table = ports["catalog"].get_table("raw_web_analytics", "events")
+    assert table.partition_keys == (("shard", "string"),)
+    assert ports["catalog"].list_partitions("raw_web_analytics", "events") == sorted((shard,) for shard in ranges)
+    for shard in ranges:
+        assert list(ports["lake"].list_keys("raw", f"web_analytics/events/shard={shard}/"))

@@ -107,6 +107,7 @@ def test_children_wait_until_their_closed_parent_is_read_to_the_end(store):
 
 def test_decorated_sensor_creates_the_stream_and_resumes_from_its_cursor(tmp_path):
     from assets.web_analytics.stream import web_analytics_ranges
+    from dataplatform.resources.catalog import LocalCatalog
     from dataplatform.resources.lake import LocalObjectStore
     from dataplatform.streams import streams
 
@@ -114,7 +115,8 @@ def test_decorated_sensor_creates_the_stream_and_resumes_from_its_cursor(tmp_pat
     store = LocalStreamStore(tmp_path / "streams.sqlite")
     sensor = checkpoint_sensor(policy)
     defs = dg.Definitions(assets=[web_analytics_ranges], sensors=[sensor],
-                          resources={"stream": store, "lake": LocalObjectStore(tmp_path / "lake")})
+                          resources={"stream": store, "lake": LocalObjectStore(tmp_path / "lake"),
+                                     "catalog": LocalCatalog(tmp_path / "catalog.sqlite")})
     with dg.instance_for_test() as instance:
         def tick(cursor):
             context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources={"stream": store})
