@@ -77,7 +77,10 @@ def _print_serving(console: Console) -> None:
     from dataplatform.environments import resources
 
     ports = resources()
-    counters = ports["kv"].scan("web_analytics_counters") if settings.home().joinpath("kv.sqlite").exists() else []
+    try:
+        counters = ports["kv"].scan("web_analytics_counters")
+    except LookupError:
+        return  # no stream consumed yet
     if counters:
         minutes = [(key, item["count"]) for key, item in counters if key.startswith("minute#page view#")]
         busiest = max(minutes, key=lambda kv: kv[1]) if minutes else ("-", 0)
