@@ -128,7 +128,10 @@ def catch_up(
                 requested += 1
                 start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)
                 end = request.tags.get("dagster/asset_partition_range_end", request.partition_key)
-                on_event(f"{sensor.name}: run {start} .. {end} ({request.tags.get('dataplatform/objects', '?')} objects)")
+                if start:
+                    on_event(f"{sensor.name}: run {start} .. {end} ({request.tags.get('dataplatform/objects', '?')} objects)")
+                else:
+                    on_event(f"{sensor.name}: run {request.run_key[:120]}")
                 ok = execute(
                     request.asset_selection,
                     partition_key=request.partition_key,
