@@ -135,11 +135,9 @@ def dynamodb_client(endpoint: str):
 
 
 # DynamoDB applies each single-item write atomically: a conditional write is checked and applied
-# as one step, and a write that fails changes nothing. moto 5.2.5's backend does neither: requests
-# run on server threads without a lock (two UpdateItems on an absent item both create it, and one
-# increment is lost), and UpdateItem edits the item in place, so an ADD that fails validation
-# leaves the SETs before it applied. This serialises moto's DynamoDB item operations and rolls a
-# failed UpdateItem back, which is what the AWS adapter relies on from the real service.
+# as one step. moto 5.2.5's backend runs requests on server threads without a lock, so two
+# conditional PutItems can both pass their check. This serialises moto's DynamoDB item
+# operations, which is what the AWS adapter relies on from the real service.
 _DYNAMODB_ITEM_OPERATIONS = ("put_item", "get_item", "delete_item", "query", "scan", "transact_write_items")
 
 
@@ -149,31 +147,6 @@ def _serialised(original, lock):
             return original(self, *args, **kwargs)
 
     return operation
-
-
-def _atomic_update_item(original, lock):
-    import copy
-
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    def update_item(self, table_name, key, *args, **kwargs):
-        with lock:
-            table = self.get_table(table_name)
-            if table.range_key_attr is not None:
-                return original(self, table_name, key, *args, **kwargs)
-            hash_value = DynamoType(key[table.hash_key_attr])
-            existed = hash_value in table.items
-            before = copy.deepcopy(table.items[hash_value]) if existed else None
-            try:
-                return original(self, table_name, key, *args, **kwargs)
-            except Exception:
-                if existed:
-                    table.items[hash_value] = before
-                else:
-                    table.items.pop(hash_value, None)
-                raise
-
-    return update_item
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +159,6 @@ def atomic_moto_dynamodb():
     with pytest.MonkeyPatch.context() as patch:
         for name in _DYNAMODB_ITEM_OPERATIONS:
             patch.setattr(DynamoDBBackend, name, _serialised(getattr(DynamoDBBackend, name), lock))
-        patch.setattr(DynamoDBBackend, "update_item", _atomic_update_item(DynamoDBBackend.update_item, lock))
         yield
 
 

@@ -26,8 +26,6 @@ def test_ensure_table_is_idempotent_and_missing_tables_raise(kv):
     with pytest.raises(LookupError):
         kv.put("missing", "k", {"a": 1}, expected_version=None)
     with pytest.raises(LookupError):
-        kv.add_once("missing", "k", {"a": 1}, guard="g", token=1)
-    with pytest.raises(LookupError):
         kv.scan("missing")
     kv.ensure_table(TABLE)
     kv.put(TABLE, "k", {"a": 1}, expected_version=None)
@@ -89,65 +87,10 @@ def test_put_rejects_values_dynamodb_cannot_hold(kv, table):
         ({"nested": {"a": 1}}, TypeError),
         ({"nan": float("nan")}, ValueError),
         ({"huge": 10**38}, ValueError),
-        ({"guard#s": "not a token"}, ValueError),
     ):
         with pytest.raises(error):
             kv.put(table, "k", bad, expected_version=None)
     assert kv.get(table, "k") is None
-
-
-def test_add_once_applies_then_ignores_replays(kv, table):
-    assert kv.add_once(table, "k", {"events": 10, "bytes": 1000}, guard="shard-1", token=5) is True
-    assert kv.get(table, "k") == {"events": 10, "bytes": 1000, "guard#shard-1": 5, "version": 1}
-    assert kv.add_once(table, "k", {"events": 10, "bytes": 1000}, guard="shard-1", token=5) is False  # same
-    assert kv.add_once(table, "k", {"events": 3, "bytes": 3}, guard="shard-1", token=4) is False  # lower
-    assert kv.add_once(table, "k", {"events": 3}, guard="shard-1", token=0) is False
-    assert kv.get(table, "k") == {"events": 10, "bytes": 1000, "guard#shard-1": 5, "version": 1}
-    assert kv.add_once(table, "k", {"events": 1, "errors": 2}, guard="shard-1", token=6) is True  # higher
-    assert kv.get(table, "k") == {"events": 11, "bytes": 1000, "errors": 2, "guard#shard-1": 6, "version": 2}
-
-
-def test_add_once_guards_are_independent(kv, table):
-    assert kv.add_once(table, "k", {"events": 1}, guard="shard-1", token=100) is True
-    assert kv.add_once(table, "k", {"events": 2}, guard="shard-2", token=1) is True  # lower, other guard
-    assert kv.add_once(table, "k", {"events": 4}, guard="shard-2", token=1) is False
-    assert kv.add_once(table, "k", {"events": 8}, guard="shard-1", token=100) is False
-    got = kv.get(table, "k")
-    assert (got["events"], got["guard#shard-1"], got["guard#shard-2"]) == (3, 100, 1)
-
-
-def test_add_once_orders_kinesis_sized_sequence_numbers(kv, table):
-    # Kinesis sequence numbers run to 56 digits and more: beyond DynamoDB's 38-digit numbers, and a
-    # plain string comparison would put "9..." (55 digits) after "1..." (56 digits).
-    low = 9 * 10**54 + 1
-    high = 49590338271490256608559692538361571095921575989136588898
-    assert len(str(high)) == 56 and low < high
-    assert kv.add_once(table, "k", {"events": 1}, guard="shard-1", token=high) is True
-    assert kv.add_once(table, "k", {"events": 1}, guard="shard-1", token=low) is False
-    assert kv.add_once(table, "k", {"events": 1}, guard="shard-1", token=high + 1) is True
-    got = kv.get(table, "k")
-    assert (got["events"], got["guard#shard-1"]) == (2, high + 1)
-
-
-def test_add_once_keeps_other_attributes_and_bumps_the_version(kv, table):
-    kv.put(table, "k", {"events": 5, "label": "cloudfront"}, expected_version=None)
-    before = kv.get(table, "k")
-    assert kv.add_once(table, "k", {"events": 1}, guard="g", token=1) is True
-    assert kv.get(table, "k") == {"events": 6, "label": "cloudfront", "guard#g": 1, "version": 2}
-    # A writer that read before the increment cannot overwrite it (and the guard) with its stale copy.
-    with pytest.raises(ConditionFailed):
-        kv.put(table, "k", {**before, "label": "changed"}, expected_version=before["version"])
-    assert kv.get(table, "k")["events"] == 6
-
-
-def test_add_once_rejects_bad_counters_and_tokens(kv, table):
-    kv.put(table, "k", {"label": "text"}, expected_version=None)
-    with pytest.raises(TypeError):
-        kv.add_once(table, "k", {"label": 1}, guard="g", token=1)  # not a number
-    for counters, token in (({"events": 1.5}, 1), ({"events": True}, 1), ({"version": 1}, 1), ({"events": 1}, -1)):
-        with pytest.raises((TypeError, ValueError)):
-            kv.add_once(table, "k", counters, guard="g", token=token)
-    assert kv.get(table, "k") == {"label": "text", "version": 1}
 
 
 class LostReply(ConnectionError):
@@ -187,56 +130,67 @@ def naive_increment(kv, table, key, counters):
     kv.put(table, key, updated, expected_version=item.get("version"))
 
 
-def test_retried_naive_increment_double_counts_where_add_once_does_not(kv, table, monkeypatch):
-    batch = {"events": 500, "bytes": 123_456}
+def conditional_increment(kv, table, key, counters) -> None:
+    """Read, add, write back only if nobody wrote in between; on a conflict read again."""
+    while True:
+        item = kv.get(table, key) or {}
+        updated = {name: item.get(name, 0) + delta for name, delta in counters.items()}
+        try:
+            kv.put(table, key, {**item, **updated}, expected_version=item.get("version"))
+            return
+        except ConditionFailed:
+            continue
 
-    # Bug: the first write lands, its reply is lost, the retry re-reads and adds the batch again.
-    # The version check does not help: the retry reads the new version and "legitimately" writes.
+
+def test_retried_increment_double_counts_where_writing_the_computed_value_does_not(kv, table, monkeypatch):
+    batch = {"events": 500, "bytes": 123_456}
+    put = kv.put
+
+    # The seed's bug: the first write lands, its reply is lost, the retry re-reads and adds the
+    # batch again. The version check does not help: the retry reads the new version and writes.
     monkeypatch.setattr(kv, "put", lose_first_reply(kv.put))
     with_retries(lambda: naive_increment(kv, table, "naive", batch))
     assert len(kv.put.calls) == 2
     naive = kv.get(table, "naive")
     assert (naive["events"], naive["bytes"]) == (1000, 246_912)  # double counted
 
-    # Fix: the same lost reply and retry with add_once, guarded by the range's last sequence number.
-    monkeypatch.setattr(kv, "add_once", lose_first_reply(kv.add_once))
-    applied = with_retries(lambda: kv.add_once(table, "exact", batch, guard="shard-0", token=41_000))
-    assert kv.add_once.calls == [True, False]  # the retry was recognised as a replay
-    assert applied is False
+    # The platform's way: the value is recomputed from the stored input and written as a value,
+    # so the same lost reply and retry leave it exact.
+    monkeypatch.setattr(kv, "put", lose_first_reply(put))
+
+    def write_value():
+        item = kv.get(table, "exact")
+        if item is not None and (item["events"], item["bytes"]) == (500, 123_456):
+            return
+        kv.put(table, "exact", batch, expected_version=None if item is None else item["version"])
+
+    with_retries(write_value)
     exact = kv.get(table, "exact")
-    assert (exact["events"], exact["bytes"]) == (500, 123_456)
+    assert (exact["events"], exact["bytes"], exact["version"]) == (500, 123_456, 1)
 
 
-def test_concurrent_add_once_applies_each_token_at_most_once(kv, table):
+def test_concurrent_conditional_increments_count_exactly(kv, table):
     threads_count = 8
     start = threading.Barrier(threads_count)
-    results: dict[int, list[bool]] = {}
     errors = []
 
-    def consume(token: int) -> None:
+    def consume(amount: int) -> None:
         try:
             start.wait()
-            first = kv.add_once(table, "k", {"events": token, "batches": 1}, guard="shard-1", token=token)
-            retry = kv.add_once(table, "k", {"events": token, "batches": 1}, guard="shard-1", token=token)
-            results[token] = [first, retry]
+            conditional_increment(kv, table, "k", {"events": amount, "batches": 1})
         except Exception as error:  # surfaced below
             errors.append(error)
 
-    tokens = [(index + 1) * 10 for index in range(threads_count)]
-    threads = [threading.Thread(target=consume, args=(token,)) for token in tokens]
+    amounts = [(index + 1) * 10 for index in range(threads_count)]
+    threads = [threading.Thread(target=consume, args=(amount,)) for amount in amounts]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
     assert not errors
-    assert sorted(results) == tokens
-    assert all(retry is False for _, retry in results.values())
-    applied = [token for token, (first, _) in results.items() if first]
     got = kv.get(table, "k")
-    assert got["events"] == sum(applied)
-    assert got["batches"] == len(applied) == got["version"]
-    assert max(tokens) in applied  # nothing can beat the highest token
-    assert got["guard#shard-1"] == max(tokens)
+    assert got["events"] == sum(amounts)
+    assert got["batches"] == threads_count == got["version"]
 
 
 def test_scan_with_prefix_is_sorted_by_key(kv, table):
@@ -261,20 +215,14 @@ def test_scan_pages_through_many_items(kv, table):
 # Local only: two processes.
 
 
-def _consume_in_process(path, barrier, results, name, parity, count):
+def _consume_in_process(path, barrier, results, name, count):
     store = SqliteKeyValueStore(path)
-    shared, interleaved = [], []
     jitter = random.Random(name)
     barrier.wait()
-    for token in range(1, count + 1):
-        # Both processes replay the same shard: each range must land exactly once between them.
-        if store.add_once(TABLE, "shared", {"events": token}, guard="shard-1", token=token):
-            shared.append(token)
-        # Two writers take turns on one guard: whatever lands must be counted exactly.
-        if token % 2 == parity and store.add_once(TABLE, "interleaved", {"events": token}, guard="shard-1", token=token):
-            interleaved.append(token)
-        time.sleep(jitter.random() * 0.004)  # uneven pace, so the lead passes back and forth
-    results.put((name, shared, interleaved))
+    for amount in range(1, count + 1):
+        conditional_increment(store, TABLE, "shared", {"events": amount})
+        time.sleep(jitter.random() * 0.004)  # uneven pace, so the writers interleave
+    results.put(name)
 
 
 def test_local_two_processes_count_exactly(tmp_path):
@@ -284,27 +232,13 @@ def test_local_two_processes_count_exactly(tmp_path):
     count = 150
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
-    processes = [
-        context.Process(target=_consume_in_process, args=(path, barrier, results, name, parity, count))
-        for name, parity in (("a", 0), ("b", 1))
-    ]
+    processes = [context.Process(target=_consume_in_process, args=(path, barrier, results, name, count)) for name in "ab"]
     for process in processes:
         process.start()
-    collected = {}
-    for _ in processes:
-        name, shared, interleaved = results.get(timeout=120)
-        collected[name] = (shared, interleaved)
+    assert sorted(results.get(timeout=120) for _ in processes) == ["a", "b"]
     for process in processes:
         process.join(timeout=30)
         assert process.exitcode == 0
-
-    (shared_a, inter_a), (shared_b, inter_b) = collected["a"], collected["b"]
-    assert not set(shared_a) & set(shared_b)
-    assert sorted(shared_a + shared_b) == list(range(1, count + 1))
-    assert store.get(TABLE, "shared")["events"] == count * (count + 1) // 2
-
-    assert all(token % 2 == 0 for token in inter_a) and all(token % 2 == 1 for token in inter_b)
-    interleaved = store.get(TABLE, "interleaved")
-    assert interleaved["events"] == sum(inter_a + inter_b)
-    assert interleaved["version"] == len(inter_a + inter_b)
-    assert interleaved["guard#shard-1"] == count
+    shared = store.get(TABLE, "shared")
+    assert shared["events"] == 2 * count * (count + 1) // 2
+    assert shared["version"] == 2 * count

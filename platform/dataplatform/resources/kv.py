@@ -1,16 +1,13 @@
-"""Key-value port: versioned items with conditional writes and idempotent counters.
+"""Key-value port: versioned items with conditional writes.
 `local` = a SQLite file, `aws` = DynamoDB (one table per logical table, hash key `pk`).
 
-Exactly-once counters rest on `add_once`: a consumer applies a shard's sequence range as one
-atomic "add these counters and record the range's last sequence number under the shard's guard,
-unless that guard already holds a number >= it". A retry, a redelivery or a second consumer
-replaying the range is then a no-op instead of a double count.
+Exactly-once values rest on the conditional write: a writer reads an item's version and puts
+the value it computed only if nobody wrote in between, so a retry, a redelivery or a second
+writer cannot apply an increment twice (the seed's blind `ADD` could).
 
 Item attributes are `str -> int | float | str`. Reserved names:
-  * `version` - maintained by the store (1 on create, +1 on every successful write, add_once
-    included); `get` returns it, `put` ignores it in the item it is given;
-  * `guard#<guard>` - the last token `add_once` applied for `<guard>` (a non-negative int; `get`
-    returns it, and a read-modify-write `put` must keep it or the guard forgets its replays);
+  * `version` - maintained by the store (1 on create, +1 on every successful write); `get`
+    returns it, `put` ignores it in the item it is given;
   * `pk` - the key itself on DynamoDB, not allowed as an attribute.
 """
 
@@ -29,21 +26,14 @@ from pathlib import Path
 Value = int | float | str
 
 VERSION = "version"
-GUARD_PREFIX = "guard#"
 _KEY_ATTR = "pk"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
-# DynamoDB numbers keep at most 38 significant digits. Kinesis sequence numbers are up to 129 digits,
-# so tokens are stored as zero-padded strings whose byte order is their numeric order.
+# DynamoDB numbers keep at most 38 significant digits.
 _MAX_NUMBER = 10**38
-_TOKEN_DIGITS = 130
 
 
 class ConditionFailed(Exception):
     """A conditional write found a different version than the caller expected."""
-
-
-def guard_attribute(guard: str) -> str:
-    return GUARD_PREFIX + guard
 
 
 def _check_table(table: str) -> None:
@@ -54,11 +44,6 @@ def _check_table(table: str) -> None:
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not key:
         raise ValueError(f"invalid key {key!r}: a non-empty string")
-
-
-def _check_token(token: int) -> None:
-    if isinstance(token, bool) or not isinstance(token, int) or token < 0 or len(str(token)) > _TOKEN_DIGITS:
-        raise ValueError(f"invalid token {token!r}: a non-negative int of at most {_TOKEN_DIGITS} digits")
 
 
 def _check_number(name: str, value) -> None:
@@ -82,21 +67,10 @@ def _normalise_item(item: Mapping[str, Value]) -> dict[str, Value]:
             continue  # the store owns it; a read-modify-write hands back what `get` returned
         if name == _KEY_ATTR:
             raise ValueError(f"attribute name {_KEY_ATTR!r} is reserved for the key")
-        if name.startswith(GUARD_PREFIX):
-            _check_token(value)
-        elif not isinstance(value, str):
+        if not isinstance(value, str):
             _check_number(name, value)
         clean[name] = value
     return clean
-
-
-def _check_counters(counters: Mapping[str, int]) -> None:
-    for name, delta in counters.items():
-        if not isinstance(name, str) or not name or name in (VERSION, _KEY_ATTR) or name.startswith(GUARD_PREFIX):
-            raise ValueError(f"invalid counter name {name!r}")
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"counter {name!r}: {delta!r} is not an int")
-        _check_number(name, delta)
 
 
 def _integral(value: Value) -> Value:
@@ -119,12 +93,6 @@ class KeyValueStore(ABC):
     def put(self, table: str, key: str, item: Mapping[str, Value], *, expected_version: int | None) -> int:
         """Replace the whole item if its stored version is `expected_version` (None: it must not exist).
         Returns the new version; raises ConditionFailed otherwise, leaving the item unchanged."""
-
-    @abstractmethod
-    def add_once(self, table: str, key: str, counters: Mapping[str, int], *, guard: str, token: int) -> bool:
-        """Atomically add `counters` and record `token` under `guard#<guard>`, only if the stored token is
-        absent or < `token`. True if applied; False for a replay (token <= stored), which changes nothing.
-        A False can also follow an attempt of ours whose reply was lost: either way it was applied once."""
 
     @abstractmethod
     def scan(self, table: str, prefix: str = "") -> list[tuple[str, dict]]:
@@ -214,28 +182,6 @@ class SqliteKeyValueStore(KeyValueStore):
 
         return self._write(table, key, change)
 
-    def add_once(self, table: str, key: str, counters: Mapping[str, int], *, guard: str, token: int) -> bool:
-        _check_key(key)
-        _check_counters(counters)
-        _check_token(token)
-        attribute = guard_attribute(guard)
-
-        def change(_version, current):
-            item = dict(current or {})
-            stored = item.get(attribute)
-            if stored is not None and stored >= token:
-                return False, None
-            for name, delta in counters.items():
-                value = item.get(name, 0)
-                if isinstance(value, str):
-                    raise TypeError(f"{table}/{key}: attribute {name!r} is a string, cannot add to it")
-                item[name] = value + delta
-                _check_number(name, item[name])
-            item[attribute] = token
-            return True, item
-
-        return self._write(table, key, change)
-
     def scan(self, table: str, prefix: str = "") -> list[tuple[str, dict]]:
         con = self._connect()
         try:
@@ -265,21 +211,14 @@ class DynamoDbKeyValueStore(KeyValueStore):
             raise ValueError(f"DynamoDB table name {name!r} must be 3-255 characters")
         return name
 
-    def _error_code(self, error) -> str:
-        return error.response.get("Error", {}).get("Code", "")
-
     def _call(self, operation: str, table: str, **kwargs):
         try:
             return getattr(self.client, operation)(**kwargs)
         except self.client.exceptions.ResourceNotFoundException as error:
             raise LookupError(f"table {table!r} does not exist") from error
 
-    # Encoding: numbers as N (Decimal-free strings), guard tokens as zero-padded S.
-
     @staticmethod
     def _encode(name: str, value: Value) -> dict:
-        if name.startswith(GUARD_PREFIX):
-            return {"S": str(value).zfill(_TOKEN_DIGITS)}
         if isinstance(value, str):
             return {"S": value}
         return {"N": repr(value) if isinstance(value, float) else str(value)}
@@ -294,7 +233,7 @@ class DynamoDbKeyValueStore(KeyValueStore):
                 number = Decimal(typed["N"])
                 item[name] = int(number) if number == number.to_integral_value() else float(number)
             elif "S" in typed:
-                item[name] = int(typed["S"]) if name.startswith(GUARD_PREFIX) else typed["S"]
+                item[name] = typed["S"]
             else:
                 raise TypeError(f"unsupported DynamoDB attribute {name!r}: {typed!r}")
         return item
@@ -338,37 +277,6 @@ class DynamoDbKeyValueStore(KeyValueStore):
         except self.client.exceptions.ConditionalCheckFailedException as error:
             raise ConditionFailed(f"{table}/{key}: version is not {expected_version}") from error
         return new_version
-
-    def add_once(self, table: str, key: str, counters: Mapping[str, int], *, guard: str, token: int) -> bool:
-        _check_key(key)
-        _check_counters(counters)
-        _check_token(token)
-        attribute = guard_attribute(guard)
-        names = {"#g": attribute, "#v": VERSION}
-        values = {":token": self._encode(attribute, token), ":one": {"N": "1"}}
-        adds = ["#v :one"]
-        for index, (name, delta) in enumerate(counters.items()):
-            names[f"#c{index}"] = name
-            values[f":c{index}"] = {"N": str(delta)}
-            adds.append(f"#c{index} :c{index}")
-        try:
-            self._call(
-                "update_item",
-                table,
-                TableName=self._table(table),
-                Key={_KEY_ATTR: {"S": key}},
-                UpdateExpression="SET #g = :token ADD " + ", ".join(adds),
-                ConditionExpression="attribute_not_exists(#g) OR #g < :token",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
-        except self.client.exceptions.ClientError as error:
-            if self._error_code(error) == "ValidationException" and "data type" in str(error):
-                raise TypeError(f"{table}/{key}: cannot add to a non-numeric attribute: {error}") from error
-            raise
-        return True
 
     def scan(self, table: str, prefix: str = "") -> list[tuple[str, dict]]:
         kwargs: dict = {"TableName": self._table(table), "ConsistentRead": True}
