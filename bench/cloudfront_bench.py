@@ -122,7 +122,6 @@ def _vm_hwm_kb() -> int:
 
 def child_ingest(data_dir: Path, out_dir: Path, threads: int) -> dict:
     """(a)/(d): every hour of the sample through one HourIngestor, as the raw asset does."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from assets.cloudfront.assets import ZONE, _distinct_user_agents

@@ -10,7 +10,7 @@ records out and count them; the watermark carries over from the shard's previous
 """
 
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
