@@ -233,12 +233,13 @@ def child_reference(data_dir: Path, threads: int, out_dir: Path | None = None) -
     }
 
 
-def run_child(kind: str, data_dir: Path, threads: int) -> dict:
-    """Run one measurement in a fresh process; adds its peak RSS from the kernel (wait4 rusage)."""
-    out_dir = Path(tempfile.mkdtemp(prefix=f"out-{kind}-", dir=RESULTS))
+def run_child(kind: str, data_dir: Path, threads: int, script: str = __file__) -> dict:
+    """Run one measurement of `script` in a fresh process; adds its peak RSS and CPU time from
+    the kernel (wait4 rusage). The VPC benchmark runs its own children through this too."""
+    out_dir = Path(tempfile.mkdtemp(prefix=f"out-{Path(script).stem}-{kind}-", dir=RESULTS))
     try:
         with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-            command = [sys.executable, __file__, "--child", kind, "--data", str(data_dir), "--out", str(out_dir),
+            command = [sys.executable, script, "--child", kind, "--data", str(data_dir), "--out", str(out_dir),
                        "--threads", str(threads)]
             proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT)
             _, status, usage = os.wait4(proc.pid, 0)

@@ -29,15 +29,14 @@ import json
 import os
 import platform as _platform  # stdlib (sys.path[0] is bench/, not the repo root)
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 # Shared with the CloudFront bench (sys.path[0] is bench/ when run as a script).
+import cloudfront_bench
 from cloudfront_bench import _best, _isize, _mb, _vm_hwm_kb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,26 +238,7 @@ def child_reference(data_dir: Path, threads: int, out_dir: Path | None = None) -
 
 
 def run_child(kind: str, data_dir: Path, threads: int) -> dict:
-    """Run one measurement in a fresh process; adds its peak RSS and CPU time from the kernel (wait4 rusage)."""
-    out_dir = Path(tempfile.mkdtemp(prefix=f"vpc-out-{kind}-", dir=RESULTS))
-    try:
-        with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
-            command = [sys.executable, __file__, "--child", kind, "--data", str(data_dir), "--out", str(out_dir),
-                       "--threads", str(threads)]
-            proc = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT)
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            stdout.seek(0)
-            stderr.seek(0)
-            if proc.returncode:
-                raise RuntimeError(f"{kind} child failed ({proc.returncode}):\n{stderr.read()[-4000:]}")
-            result = json.loads(stdout.read().strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
-    result["peak_rss_kb"] = usage.ru_maxrss  # KiB on Linux
-    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
-    result["loadavg_1m_after"] = os.getloadavg()[0]
-    return result
+    return cloudfront_bench.run_child(kind, data_dir, threads, script=__file__)
 
 
 # ----------------------------------------------------------------------------- report
