@@ -202,6 +202,10 @@ def checks(table: str) -> list[Check]:
     return found
 
 
+def enabled_checks(table: str) -> list[Check]:
+    return [c for c in checks(table) if check_setting(c.check, c.table, c.field)["enabled"]]
+
+
 def _test_entry(check: Check) -> dict:
     setting = check_setting(check.check, check.table, check.field)
     return {f"omop_{check.check}": {
@@ -214,7 +218,7 @@ def _test_entry(check: Check) -> dict:
 # ---------------------------------------------------------------------------- rendering
 
 def model_yaml(table: str) -> dict:
-    enabled = [c for c in checks(table) if check_setting(c.check, c.table, c.field)["enabled"]]
+    enabled = enabled_checks(table)
     columns = []
     for f in fields()[table]:
         column: dict = {"name": f.name, "data_type": portable_type(f.datatype), "description": f.guidance}
