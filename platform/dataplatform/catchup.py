@@ -117,6 +117,8 @@ def catch_up(
                 definitions=defs,
             )
             data = sensor.evaluate_tick(context)
+            for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them
+                instance.report_runless_asset_event(event)
             all_ok = True
             for request in data.run_requests or []:
                 if request.run_key in failed_keys:

@@ -6,13 +6,16 @@ import dagster as dg
 from assets.cloudfront import assets as cloudfront
 from assets.cloudfront.realtime import realtime_ranges
 from assets.vpc_flow import assets as vpc_flow
+from assets.warehouse_ops import assets as warehouse_ops
 from assets.web_analytics import assets as web_analytics
 from dataplatform import environments
 from dataplatform.dbt import build_dbt_assets
 from dataplatform.retention import partition_retention, retention_schedule
+from dataplatform.snapshots import restore_drill_schedules, snapshot_restore_drill
 from dataplatform.streams import streams
 from sensors.kinesis_checkpoints import checkpoint_sensor
 from sensors.landing_zones import sensors as landing_sensors
+from sensors.snapshot_rpo import snapshot_rpo_sensor
 
 
 STREAM_ASSETS = {key for policy in streams().values() for key in policy.asset_keys}
@@ -47,10 +50,10 @@ def build_definitions() -> dg.Definitions:
         ],
     )
     return dg.Definitions(
-        assets=[*python_assets, build_dbt_assets()],
-        sensors=[*landing_sensors, *(checkpoint_sensor(policy) for policy in streams().values())],
-        jobs=[partition_retention],
-        schedules=[retention_schedule],
+        assets=[*python_assets, build_dbt_assets(), *warehouse_ops.assets],
+        sensors=[*landing_sensors, *(checkpoint_sensor(policy) for policy in streams().values()), snapshot_rpo_sensor()],
+        jobs=[partition_retention, snapshot_restore_drill],
+        schedules=[retention_schedule, *restore_drill_schedules()],
         resources=environments.resources(),
     )
 

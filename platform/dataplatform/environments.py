@@ -15,7 +15,9 @@ from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
 from dataplatform.resources.notify import LocalOutbox, SnsNotifier
+from dataplatform.resources.snapshots import LocalSnapshotStore, RedshiftSnapshotStore, redshift_row_counter_from_env
 from dataplatform.resources.stream import KinesisStreamStore, LocalStreamStore
+from dataplatform.snapshots import snapshot_policies
 
 
 def resources(environment: str | None = None) -> dict:
@@ -28,6 +30,9 @@ def resources(environment: str | None = None) -> dict:
             "stream": LocalStreamStore(home / "streams.sqlite"),
             "kv": SqliteKeyValueStore(home / "kv.sqlite"),
             "notify": LocalOutbox(home / "outbox"),
+            "snapshots": LocalSnapshotStore(
+                home / "snapshots", {p.cluster: home / p.local_file for p in snapshot_policies().values()}
+            ),
         }
     else:
         import boto3
@@ -39,5 +44,8 @@ def resources(environment: str | None = None) -> dict:
             "stream": KinesisStreamStore(boto3.client("kinesis")),
             "kv": DynamoDbKeyValueStore(boto3.client("dynamodb"), table_prefix=prefix),
             "notify": SnsNotifier(boto3.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
+            "snapshots": RedshiftSnapshotStore(
+                boto3.client("redshift"), redshift_row_counter_from_env(boto3.client("redshift-data"))
+            ),
         }
     return {**ports, "dbt": dbt_resource()}

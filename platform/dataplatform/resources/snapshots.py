@@ -299,8 +299,9 @@ class LocalSnapshotStore(SnapshotStore):
         created = self.clock()
         try:
             con = duckdb.connect(str(source), read_only=True)
-        except duckdb.IOException as error:
-            if "lock" in str(error).lower():
+        except duckdb.Error as error:
+            # Another process's writer holds the file lock; or this process has it open for writing.
+            if "lock" in str(error).lower() or "different configuration" in str(error).lower():
                 raise WarehouseBusy(
                     f"{cluster}: {source} is locked by a writer, so no consistent copy can be taken now "
                     "(the next tick retries)"
