@@ -18,6 +18,7 @@ from dataplatform import settings
 console = Console(file=sys.stdout)
 
 DOMAINS = ("cloudfront", "vpcflowlogs")
+SAMPLE_DOMAINS = (*DOMAINS, "mimic")  # mimic: a clinical delivery, not hourly logs (not in the demo)
 
 
 def _hour(text: str) -> datetime:
@@ -52,6 +53,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     lake = resources()["lake"]
     for domain in args.domains:
+        if domain == "mimic":
+            _sample_mimic(lake, args)
+            continue
         sample, spec = _sample_spec(domain, args)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} lines"),
                       TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
@@ -63,6 +67,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
             f"hours from {spec.start:%Y-%m-%d %H:00} UTC into {lake.uri('landing', spec.prefix)}"
         )
     return 0
+
+
+def _sample_mimic(lake, args: argparse.Namespace) -> None:
+    from assets.clinical import sample
+
+    spec = sample.SampleSpec(patients=args.patients, seed=args.seed, delivery_id=args.delivery, fmt=args.format,
+                             notes=args.notes)
+    tables = sample.generate_tables(spec)
+    keys = sample.write_delivery(lake, tables, spec.delivery, spec.fmt)
+    prefix = keys[-1].rsplit("/", 1)[0] + "/"
+    size = sum(info.size for info in lake.list(sample.LANDING_BUCKET, prefix))
+    console.print(
+        f"mimic: wrote {len(tables)} tables ({sum(t.num_rows for t in tables.values()):,} rows, {size / 1e6:.1f} MB "
+        f"{spec.fmt}) for {spec.patients:,} patients into {lake.uri(sample.LANDING_BUCKET, prefix)}"
+    )
 
 
 def _load_definitions():
@@ -216,8 +235,12 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("sample", help="write sample deliveries into landing zones")
-    p.add_argument("domains", nargs="+", choices=DOMAINS, metavar="DOMAIN", help=" | ".join(DOMAINS))
+    p.add_argument("domains", nargs="+", choices=SAMPLE_DOMAINS, metavar="DOMAIN", help=" | ".join(SAMPLE_DOMAINS))
     sample_options(p)
+    p.add_argument("--patients", type=int, default=1000, help="mimic: patients")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="mimic: gzip CSV or Parquet files")
+    p.add_argument("--notes", action="store_true", help="mimic: include NOTEEVENTS")
+    p.add_argument("--delivery", default=None, help="mimic: delivery id (default mimic-<seed>-<patients>)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("catch-up", help="evaluate every sensor and run what it requests, until nothing is pending")

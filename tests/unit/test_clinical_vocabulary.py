@@ -113,8 +113,7 @@ def test_mappings(tables, concepts):
     reverse = {(int(r["concept_id_2"]), int(r["concept_id_1"])) for r in tables["concept_relationship"]
                if r["relationship_id"] == "Mapped from"}
     assert {(s, t) for s, targets in maps.items() for t in targets} == reverse
-    for source, targets in maps.items():
-        assert all(concepts[t]["standard_concept"] == "S" for t in targets)
+    assert all(concepts[t]["standard_concept"] == "S" for targets in maps.values() for t in targets)
     standard = {cid for cid, row in concepts.items() if row["standard_concept"] == "S"}
     assert all(cid in maps[cid] for cid in standard)
     ancestors = {(int(r["ancestor_concept_id"]), int(r["descendant_concept_id"])) for r in tables["concept_ancestor"]}
