@@ -39,12 +39,16 @@ def dq_results(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) -> l
 
 
 def summary_markdown(rows: list[dict]) -> str:
-    """Per check and table: passed, failed (and which fields), thresholds."""
+    """Per check and table: passed, failed (and which fields), thresholds; failures on top."""
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
     for row in rows:
         groups[(row["level"], row["check"], row["table"])].append(row)
+    def order(item):  # failing groups first, then by level, check and table
+        (level, check, table), found = item
+        return (all(row["status"] == "pass" for row in found), LEVELS.index(level) if level in LEVELS else 9, check, table)
+
     lines = ["| level | check | table | passed | failed | failed fields | threshold % |", "|---|---|---|---|---|---|---|"]
-    for (level, check, table), found in sorted(groups.items(), key=lambda item: (LEVELS.index(item[0][0]) if item[0][0] in LEVELS else 9, item[0][1:])):
+    for (level, check, table), found in sorted(groups.items(), key=order):
         failed = [row for row in found if row["status"] != "pass"]
         fields = ", ".join(f"{row['field'] or '(table)'} ({row['status']})" for row in failed)
         thresholds = "/".join(sorted({f"{row['threshold_pct']:g}" for row in found}))

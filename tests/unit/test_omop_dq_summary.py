@@ -54,3 +54,8 @@ def test_observation_counts_and_markdown():
 
 def test_no_observation_without_dq_tests():
     assert dq_summary.summary_observation({"results": []}, MANIFEST) is None
+
+
+def test_failing_groups_come_first():
+    rows = dq_summary.dq_results(RUN_RESULTS, MANIFEST)
+    assert dq_summary.summary_markdown(rows).splitlines()[2].startswith("| conformance | foreign_key_exists |")
