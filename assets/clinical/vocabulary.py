@@ -90,6 +90,7 @@ VOCABULARIES = (
     ("Ethnicity", "OMOP Ethnicity", "OMOP generated"),
     ("Visit", "OMOP Visit", "OMOP generated"),
     ("Type Concept", "OMOP Type Concept", "OMOP generated"),
+    ("CDM", "OMOP Common Data Model", "https://github.com/OHDSI/CommonDataModel"),
     ("ICD9CM", "International Classification of Diseases, Ninth Revision, Clinical Modification, Volume 1 and 2 (NCHS)",
      "http://www.cdc.gov/nchs/icd/icd9cm.htm"),
     ("ICD9Proc", "International Classification of Diseases, Ninth Revision, Clinical Modification, Volume 3 (NCHS)",
@@ -148,6 +149,8 @@ OMOP_CONCEPTS = (
     Concept(32838, "EHR prescription", "Type Concept", "Type Concept", "Type Concept", "S", "EHR prescription"),
     Concept(32856, "Lab", "Type Concept", "Type Concept", "Type Concept", "S", "Lab"),
     Concept(32815, "Death Certificate", "Type Concept", "Type Concept", "Type Concept", "S", "Death Certificate"),
+    # cdm_source.cdm_version_concept_id
+    Concept(756265, "OMOP CDM Version 5.4.0", "Metadata", "CDM", "CDM", "S", "CDM v5.4.0"),
 )
 STANDARD_PREFIX = {"Condition": "C", "Procedure": "P", "Measurement": "M", "Observation": "O", "Drug": "D"}
 
@@ -294,7 +297,16 @@ def _seeds_yaml() -> str:
              "version: 2", "seeds:"]
     for table, columns in COLUMNS.items():
         types = ", ".join(f"{name}: {portable_type(kind)}" for name, kind in columns)
-        lines += [f"  - name: vocab_{table}", "    config:", f"      column_types: {{{types}}}"]
+        lines += [
+            f"  - name: vocab_{table}",
+            f"    description: The shipped, redistributable content of the OMOP vocabulary table {table} (CDM v5.4 columns).",
+            "    config:",
+            f"      column_types: {{{types}}}",
+            "    columns:",
+        ]
+        for name, kind in columns:
+            lines += [f"      - name: {name}", f"        data_type: {portable_type(kind)}",
+                      f"        description: OMOP CDM v5.4 {table}.{name}."]
     return "\n".join(lines) + "\n"
 
 

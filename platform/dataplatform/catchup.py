@@ -73,6 +73,26 @@ def _missing_input(key: dg.AssetKey, asset_graph, instance: dg.DagsterInstance, 
     )
 
 
+def _missing_eager_ancestors(keys: set, asset_graph, instance: dg.DagsterInstance) -> set:
+    """Never-materialised ancestors that automation would build by itself (eager, unpartitioned,
+    not sensor-driven): dbt seeds (reference data) and the models over them, as the eager
+    condition's "newly missing" rule materialises them on the daemon's first ticks."""
+    found, frontier = set(), set(keys)
+    while frontier:
+        for parent in asset_graph.get(frontier.pop()).parent_keys:
+            node = asset_graph.get(parent)
+            if (
+                parent not in found | keys
+                and node.is_materializable
+                and node.partitions_def is None
+                and node.automation_condition is not None
+                and instance.get_latest_materialization_event(parent) is None
+            ):
+                found.add(parent)
+                frontier.add(parent)
+    return found
+
+
 def catch_up(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -157,6 +177,7 @@ def catch_up(
                 dg.AssetSelection.assets(*updated).downstream(include_self=False).resolve(asset_graph)
             )
             downstream = {k for k in downstream if asset_graph.get(k).partitions_def is None}
+            downstream |= _missing_eager_ancestors(downstream, asset_graph, instance)
             # Drop what lacks an input, repeatedly: its own dependants then lack one too.
             while blocked := {k for k in downstream if _missing_input(k, asset_graph, instance, downstream)}:
                 downstream -= blocked

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from dataplatform import settings
-from dataplatform.dbt import dbt_resource
+from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
@@ -48,4 +48,4 @@ def resources(environment: str | None = None) -> dict:
                 boto3.client("redshift"), redshift_row_counter_from_env(boto3.client("redshift-data"))
             ),
         }
-    return {**ports, "dbt": dbt_resource()}
+    return {**ports, "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}

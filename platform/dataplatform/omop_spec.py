@@ -36,6 +36,8 @@ VOCABULARY_TABLES = (
     "concept_synonym", "concept_ancestor", "source_to_concept_map", "drug_strength",
 )
 CDM_TABLES = CLINICAL_TABLES + REFERENCE_TABLES + VOCABULARY_TABLES
+# Events coded in a source vocabulary: their *_source_concept_id says whether the code is known.
+CODED_EVENT_TABLES = ("condition_occurrence", "procedure_occurrence", "drug_exposure", "measurement", "observation")
 # Events checked against the person's birth, death and observation periods.
 EVENT_TABLES = tuple(t for t in CLINICAL_TABLES if t != "person")
 
@@ -182,6 +184,9 @@ def checks(table: str) -> list[Check]:
         for name in main + [n for n in ("unit_concept_id",) if n in by_name]:
             arguments = (("when_present", "value_as_number"),) if name == "unit_concept_id" else ()
             found.append(Check("standard_concept_completeness", table, name, arguments))
+    if table in CODED_EVENT_TABLES:
+        prefix = table.removesuffix("_occurrence").removesuffix("_exposure")
+        found.append(Check("source_concept_completeness", table, f"{prefix}_source_concept_id"))
     for f in table_fields:
         concept = f.name.removesuffix("_source_value") + "_concept_id"
         if f.name.endswith("_source_value") and concept in by_name:

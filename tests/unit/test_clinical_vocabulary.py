@@ -13,7 +13,7 @@ from assets.clinical import codes, vocabulary
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = Path(os.environ.get("DATAPLATFORM_OMOP_SPEC_DIR") or REPO / "platform" / "policies" / "omop_spec")
-OMOP_IDS = {0, 8507, 8532, 8527, 8516, 8515, 8657, 8557, 38003563, 38003564, 9201, 9202, 9203, 262, 32037,
+OMOP_IDS = {0, 756265, 8507, 8532, 8527, 8516, 8515, 8657, 8557, 38003563, 38003564, 9201, 9202, 9203, 262, 32037,
             32817, 32838, 32856, 32815}
 SOURCE_RANGES = {"ICD9CM": 2000100000, "ICD9Proc": 2000200000, "MIMIC d_labitems": 2000300000,
                  "MIMIC d_items": 2000400000, "MIMIC drugs": 2000500000}

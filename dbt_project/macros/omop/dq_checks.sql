@@ -36,6 +36,7 @@ where pct_violated > {{ args.threshold_pct }}
     {%- elif check == 'fk_domain' -%}{{ omop_dq__fk_domain(model, column_name, args) }}
     {%- elif check == 'standard_valid_concept' -%}{{ omop_dq__standard_valid_concept(model, column_name, args) }}
     {%- elif check == 'standard_concept_completeness' -%}{{ omop_dq__standard_concept_completeness(model, column_name, args) }}
+    {%- elif check == 'source_concept_completeness' -%}{{ omop_dq__source_concept_completeness(model, column_name, args) }}
     {%- elif check == 'source_value_completeness' -%}{{ omop_dq__source_value_completeness(model, column_name, args) }}
     {%- elif check == 'start_before_end' -%}{{ omop_dq__start_before_end(model, column_name, args) }}
     {%- elif check == 'after_birth' -%}{{ omop_dq__after_birth(model, column_name, args) }}
@@ -125,6 +126,15 @@ from {{ model }}
 {%- if args.when_present %}
 where {{ args.when_present }} is not null
 {%- endif %}
+{%- endmacro %}
+
+{#- sourceConceptRecordCompleteness: rows whose source concept is 0, i.e. whose source code is
+    not in the vocabulary at all. -#}
+{% macro omop_dq__source_concept_completeness(model, column_name, args) -%}
+select
+    coalesce(sum(case when {{ column_name }} = 0 then 1 else 0 end), 0) as num_violated_rows,
+    count(*) as num_denominator_rows
+from {{ model }}
 {%- endmacro %}
 
 {#- sourceValueCompleteness: distinct source values whose concept field is 0. -#}

@@ -25,6 +25,10 @@
 {{ omop_dq_test('standard_concept_completeness', model, column_name, {'when_present': when_present, 'threshold_pct': threshold_pct}) }}
 {% endtest %}
 
+{% test omop_source_concept_completeness(model, column_name, threshold_pct=0) %}
+{{ omop_dq_test('source_concept_completeness', model, column_name, {'threshold_pct': threshold_pct}) }}
+{% endtest %}
+
 {% test omop_source_value_completeness(model, column_name, concept_field, threshold_pct=0) %}
 {{ omop_dq_test('source_value_completeness', model, column_name, {'concept_field': concept_field, 'threshold_pct': threshold_pct}) }}
 {% endtest %}

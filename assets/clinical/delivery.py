@@ -1,0 +1,105 @@
+"""MIMIC deliveries in the landing zone: `clinical/mimic/<delivery_id>/` holds one file per table
+and, written last, `manifest.json` listing each file's key, rows, bytes and sha256.
+
+A delivery is complete when its manifest lists every required table and every listed file is
+present with the listed size. Deliveries are full snapshots: the newest complete one wins.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from assets.clinical.format import LANDING_BUCKET, LANDING_PREFIX, MANIFEST_NAME, REQUIRED_TABLES, TABLES
+
+
+@dataclass(frozen=True)
+class TableFile:
+    table: str
+    key: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    delivery_id: str
+    created_at: str
+    format: str
+    files: tuple[TableFile, ...]
+
+    def file(self, table: str) -> TableFile | None:
+        return next((f for f in self.files if f.table == table), None)
+
+
+class DeliveryError(ValueError):
+    """A manifest that cannot be used; the message says why."""
+
+
+def parse_manifest(data: bytes, manifest_key: str) -> Manifest:
+    prefix = manifest_key[: -len(MANIFEST_NAME)]
+    try:
+        document = json.loads(data)
+        files = tuple(
+            TableFile(table, _landing_key(prefix, entry["key"]), int(entry["rows"]), int(entry["bytes"]), entry["sha256"])
+            for table, entry in document["tables"].items()
+        )
+        manifest = Manifest(document["delivery_id"], document["created_at"], document["format"], files)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DeliveryError(f"{manifest_key}: not a valid delivery manifest ({error!r})") from error
+    unknown = [f.table for f in files if f.table not in TABLES]
+    if unknown:
+        raise DeliveryError(f"{manifest_key}: unknown tables {unknown}")
+    if manifest.format not in ("csv", "parquet"):
+        raise DeliveryError(f"{manifest_key}: unknown format {manifest.format!r}")
+    return manifest
+
+
+def _landing_key(delivery_prefix: str, key: str) -> str:
+    """Manifests may name files by landing key or relative to the delivery folder."""
+    return key if key.startswith(LANDING_PREFIX) else delivery_prefix + key
+
+
+def missing_parts(manifest: Manifest, sizes: dict[str, int]) -> list[str]:
+    """What keeps a delivery from being complete (empty when it is), given the sizes of the
+    objects present in the landing zone by key."""
+    problems = [f"{table} not in manifest" for table in REQUIRED_TABLES if manifest.file(table) is None]
+    for entry in manifest.files:
+        if entry.key not in sizes:
+            problems.append(f"{entry.key} missing")
+        elif sizes[entry.key] != entry.bytes:
+            problems.append(f"{entry.key} has {sizes[entry.key]} bytes, manifest says {entry.bytes}")
+    return problems
+
+
+def manifest_keys(lake) -> list[str]:
+    """Keys of every delivery manifest, in delivery order (ids sort by time)."""
+    return sorted(
+        key for key in lake.list_keys(LANDING_BUCKET, LANDING_PREFIX) if key.rsplit("/", 1)[-1] == MANIFEST_NAME
+    )
+
+
+def object_sizes(lake, delivery_prefix: str) -> dict[str, int]:
+    return {info.key: info.size for info in lake.list(LANDING_BUCKET, delivery_prefix)}
+
+
+def complete_deliveries(lake, log=lambda message: None) -> list[tuple[Manifest, str]]:
+    """(manifest, manifest ETag) of every complete delivery, oldest first; incomplete and
+    invalid ones are reported through `log` and left for a later look."""
+    complete = []
+    for key in manifest_keys(lake):
+        prefix = key[: -len(MANIFEST_NAME)]
+        sizes = object_sizes(lake, prefix)
+        try:
+            manifest = parse_manifest(lake.get(LANDING_BUCKET, key), key)
+        except DeliveryError as error:
+            log(str(error))
+            continue
+        problems = missing_parts(manifest, sizes)
+        if problems:
+            log(f"delivery {manifest.delivery_id} incomplete: {'; '.join(problems[:5])}")
+            continue
+        etag = next(info.etag for info in lake.list(LANDING_BUCKET, key))
+        complete.append((manifest, etag))
+    return sorted(complete, key=lambda pair: (pair[0].created_at, pair[0].delivery_id))

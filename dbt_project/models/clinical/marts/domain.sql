@@ -1,0 +1,7 @@
+with
+
+final as (
+    select * from {{ omop_vocabulary('domain') }}
+)
+
+{{ cdm_select('final') }}

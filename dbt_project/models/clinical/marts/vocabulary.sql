@@ -1,0 +1,7 @@
+with
+
+final as (
+    select * from {{ omop_vocabulary('vocabulary') }}
+)
+
+{{ cdm_select('final') }}

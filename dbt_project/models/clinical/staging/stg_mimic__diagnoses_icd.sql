@@ -1,0 +1,17 @@
+with
+
+source as (
+    select * from {{ source('raw_mimic', 'diagnoses_icd') }}
+),
+
+renamed as (
+    select
+        row_id as diagnosis_row_id,
+        subject_id,
+        hadm_id,
+        seq_num,
+        icd9_code
+    from source
+)
+
+select * from renamed

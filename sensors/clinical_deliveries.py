@@ -1,0 +1,54 @@
+"""Turns a complete MIMIC delivery into one load run; a partial delivery (files still arriving,
+no manifest yet, or a manifest naming files that are missing or of the wrong size) waits."""
+
+import json
+
+import dagster as dg
+
+from assets.clinical.assets import LANDING_KEY, REJECTS_KEY, clinical_raw, raw_key
+from assets.clinical.delivery import complete_deliveries
+from assets.clinical.format import TABLES
+
+RUN_KEY_PREFIX = "mimic"
+
+
+def run_key(delivery_id: str, manifest_etag: str) -> str:
+    return f"{RUN_KEY_PREFIX}:{delivery_id}:{manifest_etag}"
+
+
+@dg.sensor(
+    name="clinical_delivery_sensor",
+    asset_selection=[*(raw_key(t) for t in TABLES), REJECTS_KEY],
+    minimum_interval_seconds=60,
+    required_resource_keys={"lake"},
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def clinical_delivery_sensor(context: dg.SensorEvaluationContext):
+    """Cursor: the run key of the newest delivery requested. Only the newest complete delivery
+    is loaded (deliveries are full snapshots); a re-delivered manifest gets a new run key."""
+    skipped: list[str] = []
+    complete = complete_deliveries(context.resources.lake, skipped.append)
+    if not complete:
+        return dg.SkipReason("; ".join(skipped) or "no delivery manifests in the clinical landing zone")
+    manifest, etag = complete[-1]
+    key = run_key(manifest.delivery_id, etag)
+    if key == context.cursor:
+        return dg.SkipReason(f"delivery {manifest.delivery_id} already requested")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=key,
+                asset_selection=list(clinical_raw.keys),
+                run_config={"ops": {clinical_raw.op.name: {"config": {"delivery_id": manifest.delivery_id}}}},
+                tags={"dataplatform/delivery_id": manifest.delivery_id},
+            )
+        ],
+        asset_events=[
+            dg.AssetObservation(
+                asset_key=LANDING_KEY,
+                metadata={"delivery_id": manifest.delivery_id, "manifest": json.dumps(
+                    {f.table: f.rows for f in manifest.files}), "incomplete": "; ".join(skipped) or "none"},
+            )
+        ],
+        cursor=key,
+    )
