@@ -65,3 +65,9 @@ def clinical_build(tmp_path_factory) -> ClinicalBuild:
 def clinical_warehouse(clinical_build) -> Path:
     """The DuckDB file holding the CDM (schema omop_cdm) built from 300 generated patients."""
     return clinical_build.warehouse
+
+
+@pytest.fixture
+def build_clinical():
+    """build_clinical_warehouse, for tests that deliver tables of their own."""
+    return build_clinical_warehouse

@@ -1,0 +1,108 @@
+"""The clinical delivery sensor at tick level: only a complete delivery starts a load, once."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from assets.clinical import sample
+from assets.clinical.format import LANDING_BUCKET, MANIFEST_NAME
+from dataplatform.resources.catalog import LocalCatalog
+from dataplatform.resources.lake import LocalObjectStore
+from assets.clinical.assets import clinical_raw
+from sensors.clinical_deliveries import clinical_delivery_sensor
+
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return sample.generate_tables(sample.SampleSpec(patients=5, seed=3))
+
+
+@pytest.fixture
+def lake(tmp_path):
+    return LocalObjectStore(tmp_path / "lake")
+
+
+def tick(lake, cursor=None):
+    defs = dg.Definitions(assets=[clinical_raw], sensors=[clinical_delivery_sensor],
+                          resources={"lake": lake, "catalog": LocalCatalog(lake.root.parent / "catalog.sqlite")})
+    context = dg.build_sensor_context(cursor=cursor, resources={"lake": lake}, definitions=defs)
+    return clinical_delivery_sensor.evaluate_tick(context)
+
+
+def manifest_key(delivery: str) -> str:
+    return f"clinical/mimic/{delivery}/{MANIFEST_NAME}"
+
+
+def test_no_delivery_requests_nothing(lake):
+    result = tick(lake)
+    assert result.run_requests == [] and result.skip_message
+
+
+def test_files_without_a_manifest_wait(lake, tables):
+    sample.write_delivery(lake, tables, "d1")
+    lake.delete(LANDING_BUCKET, manifest_key("d1"))
+    result = tick(lake)
+    assert result.run_requests == []
+
+
+def test_a_manifest_naming_a_missing_or_short_file_waits(lake, tables):
+    keys = sample.write_delivery(lake, tables, "d1")
+    lake.delete(LANDING_BUCKET, next(k for k in keys if "LABEVENTS" in k))
+    result = tick(lake)
+    assert result.run_requests == [] and "LABEVENTS" in result.skip_message
+
+    chart_key = next(k for k in keys if "CHARTEVENTS" in k)
+    sample.write_delivery(lake, tables, "d2")
+    short = lake.get(LANDING_BUCKET, chart_key.replace("d1", "d2"))[:-10]
+    lake.put(LANDING_BUCKET, chart_key.replace("d1", "d2"), short)
+    result = tick(lake)
+    assert result.run_requests == [] and "bytes" in result.skip_message
+
+
+def test_a_manifest_without_a_required_table_waits(lake, tables):
+    sample.write_delivery(lake, {k: v for k, v in tables.items() if k != "PRESCRIPTIONS"}, "d1")
+    result = tick(lake)
+    assert result.run_requests == [] and "PRESCRIPTIONS not in manifest" in result.skip_message
+
+
+def test_a_complete_delivery_is_requested_once(lake, tables):
+    sample.write_delivery(lake, tables, "d1")
+    first = tick(lake)
+    [request] = first.run_requests
+    assert request.run_key.startswith("mimic:d1:")
+    assert request.run_config["ops"]["clinical_raw"]["config"]["delivery_id"] == "d1"
+    assert first.cursor == request.run_key
+
+    again = tick(lake, cursor=first.cursor)
+    assert again.run_requests == [] and "already requested" in again.skip_message
+
+
+def test_only_the_newest_complete_delivery_is_loaded(lake, tables):
+    sample.write_delivery(lake, tables, "d1")
+    cursor = tick(lake).cursor
+    sample.write_delivery(lake, tables, "d2")
+    sample.write_delivery(lake, tables, "d3")
+    lake.delete(LANDING_BUCKET, manifest_key("d3"))  # d3 still arriving
+    [request] = tick(lake, cursor=cursor).run_requests
+    assert request.run_key.startswith("mimic:d2:")
+
+
+def test_a_redelivered_manifest_is_a_new_run(lake, tables):
+    sample.write_delivery(lake, tables, "d1")
+    first = tick(lake)
+    document = json.loads(lake.get(LANDING_BUCKET, manifest_key("d1")))
+    document["created_at"] = "2100-01-01T00:00:00+00:00"
+    lake.put(LANDING_BUCKET, manifest_key("d1"), json.dumps(document).encode())
+    [request] = tick(lake, cursor=first.cursor).run_requests
+    assert request.run_key != first.cursor and request.run_key.startswith("mimic:d1:")
+
+
+def test_an_unreadable_manifest_is_reported_not_fatal(lake, tables):
+    sample.write_delivery(lake, tables, "d1")
+    lake.put(LANDING_BUCKET, manifest_key("d2"), b"{not json")
+    [request] = tick(lake).run_requests
+    assert request.run_key.startswith("mimic:d1:")
