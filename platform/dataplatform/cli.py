@@ -18,7 +18,7 @@ from dataplatform import settings
 console = Console(file=sys.stdout)
 
 DOMAINS = ("cloudfront", "vpcflowlogs")
-SAMPLE_DOMAINS = (*DOMAINS, "mimic")  # mimic: a clinical delivery, not hourly logs (not in the demo)
+SAMPLE_DOMAINS = (*DOMAINS, "mimic")  # mimic: a clinical delivery (full snapshot), not hourly logs
 
 
 def _hour(text: str) -> datetime:
@@ -133,7 +133,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The quick start: sample deliveries and streams, catch up, summarise."""
-    args.domains = list(DOMAINS)
+    args.domains = list(SAMPLE_DOMAINS)
     code = cmd_sample(args)
     streams_args = [
         argparse.Namespace(stream="cloudfront-realtime", rate=50, seconds=300, duplicates=0.02, late=0.02, anomaly_minute=None),
@@ -234,13 +234,16 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--quiet", action="store_true")
 
+    def mimic_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--patients", type=int, default=1000, help="mimic: patients")
+        p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="mimic: gzip CSV or Parquet files")
+        p.add_argument("--notes", action="store_true", help="mimic: include NOTEEVENTS")
+        p.add_argument("--delivery", default=None, help="mimic: delivery id (default mimic-<seed>-<patients>)")
+
     p = sub.add_parser("sample", help="write sample deliveries into landing zones")
     p.add_argument("domains", nargs="+", choices=SAMPLE_DOMAINS, metavar="DOMAIN", help=" | ".join(SAMPLE_DOMAINS))
     sample_options(p)
-    p.add_argument("--patients", type=int, default=1000, help="mimic: patients")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="mimic: gzip CSV or Parquet files")
-    p.add_argument("--notes", action="store_true", help="mimic: include NOTEEVENTS")
-    p.add_argument("--delivery", default=None, help="mimic: delivery id (default mimic-<seed>-<patients>)")
+    mimic_options(p)
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("catch-up", help="evaluate every sensor and run what it requests, until nothing is pending")
@@ -251,6 +254,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="sample data, catch up and summarise (the quick start)")
     sample_options(p)
+    mimic_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("produce", help="publish sample records to a stream")

@@ -38,29 +38,50 @@ KPIS = {
     "from marts.vpc_flow_log_coverage",
 }
 
+# The clinical warehouse (its own DuckDB file locally, Redshift in aws): the OMOP CDM and results.
+CLINICAL_KPIS = {
+    "omop persons": "select count(*) from omop_cdm.person",
+    "omop visits (in-hospital deaths)": "select count(*) || ' (' || (select count(*) from omop_cdm.death "
+    "where death_type_concept_id = 32817) || ')' from omop_cdm.visit_occurrence",
+    "omop records mapped to a standard concept": "select round(100.0 * count(*) filter (where condition_concept_id <> 0) "
+    "/ count(*), 1) || ' % of conditions' from omop_cdm.condition_occurrence",
+    "omop data-quality checks passed": "select count(*) filter (where passed) || ' of ' || count(*) "
+    "from omop_results.omop_dq_results",
+}
+
 
 def print_summary(console: Console) -> None:
     if settings.environment() != "local":
         console.print("summary reads the embedded warehouse; in aws query the marts in Athena.")
         return
-    path = settings.warehouse_path()
-    if not path.exists():
-        console.print(f"no warehouse yet at {path}: run `dataplatform catch-up` first")
+    warehouses = [
+        (settings.warehouse_path(), ("staging", "intermediate", "marts"), KPIS),
+        (settings.clinical_warehouse_path(), ("omop_cdm", "omop_results"), CLINICAL_KPIS),
+    ]
+    if not any(path.exists() for path, _, _ in warehouses):
+        console.print(f"no warehouse yet at {settings.warehouse_path()}: run `dataplatform catch-up` first")
         return
+    for path, schemas, kpis in warehouses:
+        if path.exists():
+            _print_warehouse(console, path, schemas, kpis)
+    _print_serving(console)
+
+
+def _print_warehouse(console: Console, path, schemas: tuple[str, ...], kpi_queries: dict[str, str]) -> None:
     with duckdb.connect(str(path), read_only=True) as con:
         tables = con.execute(
             "select table_schema, table_name, table_type from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts') order by 1, 2"
+            f"where table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1, 2"
         ).fetchall()
-        built = Table(title="tables built")
+        built = Table(title=f"tables built in {path.name}")
         for column in ("table", "kind", "rows"):
             built.add_column(column, justify="right" if column == "rows" else "left")
         for schema, name, kind in tables:
             rows = con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]
             built.add_row(f"{schema}.{name}", kind.lower(), f"{rows:,}")
         console.print(built)
-        marts = {name for schema, name, _ in tables if schema == "marts"}
-        shown = {label: query for label, query in KPIS.items() if all(m in marts for m in _marts_read(query))}
+        present = {f"{schema}.{name}" for schema, name, _ in tables}
+        shown = {label: query for label, query in kpi_queries.items() if set(_tables_read(query, schemas)) <= present}
         if shown:
             kpis = Table(title="headline KPIs")
             kpis.add_column("KPI")
@@ -69,7 +90,6 @@ def print_summary(console: Console) -> None:
                 value = con.execute(query).fetchone()
                 kpis.add_row(label, str(value[0]) if value else "-")
             console.print(kpis)
-    _print_serving(console)
 
 
 def _print_serving(console: Console) -> None:
@@ -92,5 +112,5 @@ def _print_serving(console: Console) -> None:
         )
 
 
-def _marts_read(query: str) -> list[str]:
-    return re.findall(r"marts\.(\w+)", query)
+def _tables_read(query: str, schemas: tuple[str, ...]) -> list[str]:
+    return re.findall(rf"\b(?:{'|'.join(schemas)})\.\w+", query)

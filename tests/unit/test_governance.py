@@ -40,6 +40,7 @@ def test_personal_data_is_tagged_where_it_flows(specs):
     for name in (
         "raw/cloudfront/access_logs", "marts/cloudfront_top_viewers", "staging/stg_cloudfront__access_logs",
         "raw/vpc_flow/flow_logs", "marts/vpc_top_talkers", "marts/vpc_rejected_traffic",
+        "raw/clinical/patients", "staging/stg_mimic__patients", "marts/person", "marts/condition_occurrence",
     ):
         node = by_key[name]
         assert node.tags[CLASSIFICATION_TAG] == "personal", name
