@@ -1,4 +1,5 @@
-"""The CloudFront lineage, landing to marts, is one connected graph in the Dagster UI.
+"""Lineage is one connected graph in the Dagster UI: CloudFront landing to marts (the group's
+lineage tab) and the clinical source to the OMOP CDM (the upstream lineage of marts/person).
 
 Two views of the same fact: the webserver's GraphQL API (the dependency edges Dagster loaded)
 and the rendered page (the asset nodes and the edges drawn between them in the lineage SVG).
@@ -34,6 +35,19 @@ EXPECTED = (
     *MARTS,
 )
 
+CLINICAL_LANDING = ("landing", "clinical", "mimic_deliveries")
+CLINICAL_CDM = (("marts", "person"),)
+CLINICAL_EXPECTED = (
+    CLINICAL_LANDING,
+    ("raw", "clinical", "patients"),
+    ("raw", "clinical", "admissions"),
+    ("staging", "stg_mimic__patients"),
+    ("staging", "stg_mimic__admissions"),
+    ("reference", "vocab_source_to_concept_map"),
+    ("marts", "source_to_concept_map"),
+    *CLINICAL_CDM,
+)
+
 ARTIFACTS = Path(__file__).with_name("artifacts")
 
 ASSET_NODES_QUERY = """
@@ -58,8 +72,10 @@ RENDERED_GRAPH_JS = """
   const nodes = [...svg.querySelectorAll('foreignObject')].map(fo => {
     const keys = [...fo.querySelectorAll('a[href^="/assets/"]')]
       .map(a => decodeURIComponent(a.getAttribute('href').split('?')[0].slice('/assets/'.length)));
+    const label = fo.querySelector('[data-tooltip]');
     return {
       keys: [...new Set(keys)],
+      name: label ? label.getAttribute('data-tooltip') : null,
       x: +fo.getAttribute('x'), y: +fo.getAttribute('y'),
       width: +fo.getAttribute('width'), height: +fo.getAttribute('height'),
     };
@@ -112,15 +128,30 @@ def _api_graph(server: DagsterDev) -> tuple[dict[str, dict[str, Any]], dict[str,
     return nodes, downstream
 
 
-def _rendered_edges(graph: dict[str, Any], tolerance: float = 12.0) -> set[tuple[str, str]]:
+def _node_keys(graph: dict[str, Any], expected: set[str]) -> list[str | None]:
+    """Each drawn node's asset key: from the links it holds (to its checks, automation, ...) or,
+    for a node without links (e.g. sensor-driven), from its name when exactly one expected key
+    not already drawn with links ends with it."""
+    linked = {node["keys"][0] for node in graph["nodes"] if len(node["keys"]) == 1}
+    keys = []
+    for node in graph["nodes"]:
+        candidates = [k for k in expected - linked if k.rsplit("/", 1)[-1] == node["name"]]
+        keys.append(node["keys"][0] if len(node["keys"]) == 1 else
+                    candidates[0] if not node["keys"] and len(candidates) == 1 else None)
+    return keys
+
+
+def _rendered_edges(graph: dict[str, Any], expected: set[str], tolerance: float = 12.0) -> set[tuple[str, str]]:
     """Map each drawn edge to the nodes it joins: it leaves a node's right side, ends at (the arrow
     before) the next node's left side, both within the nodes' vertical extent."""
 
+    node_keys = _node_keys(graph, expected)
+
     def node_at(x: float, y: float, side: str) -> str | None:
-        for node in graph["nodes"]:
+        for node, key in zip(graph["nodes"], node_keys):
             edge_x = node["x"] + node["width"] if side == "right" else node["x"]
-            if len(node["keys"]) == 1 and abs(edge_x - x) <= tolerance and node["y"] <= y <= node["y"] + node["height"]:
-                return node["keys"][0]
+            if key and abs(edge_x - x) <= tolerance and node["y"] <= y <= node["y"] + node["height"]:
+                return key
         return None
 
     edges = set()
@@ -156,35 +187,55 @@ def _dismiss_community_modal(page: Any, server: DagsterDev) -> None:
 
 @pytest.mark.browser
 def test_cloudfront_lineage_landing_to_marts(browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path) -> None:
-    from playwright.sync_api import expect
-
-    # 1. The API: every CloudFront asset is loaded, in the group, and each mart is downstream of landing.
     api_nodes, downstream = _api_graph(dagster_dev)
-    missing = [_key(key) for key in EXPECTED if _key(key) not in api_nodes]
-    assert not missing, f"assets missing from the code location: {missing}"
-    assert {api_nodes[_key(key)]["groupName"] for key in EXPECTED} == {GROUP}
-    from_landing = _reachable(downstream, _key(LANDING))
-    unreachable = [_key(mart) for mart in MARTS if _key(mart) not in from_landing]
-    assert not unreachable, f"marts not downstream of {_key(LANDING)} in the API graph: {unreachable}"
-
-    keys = {_key(key) for key in EXPECTED}
-
-    # 2. The page: the group's lineage tab, /locations/<repository>@<location>/asset-groups/<group>.
+    assert {api_nodes[_key(key)]["groupName"] for key in EXPECTED if _key(key) in api_nodes} == {GROUP}
+    # The group's lineage tab, /locations/<repository>@<location>/asset-groups/<group>.
     repository = api_nodes[_key(LANDING)]["repository"]
     url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/{GROUP}"
+    _assert_lineage_drawn(page, dagster_dev, tmp_path, url, EXPECTED, LANDING, MARTS, "lineage.png")
+
+
+@pytest.mark.browser
+def test_clinical_lineage_source_to_cdm(browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path) -> None:
+    api_nodes, _ = _api_graph(dagster_dev)
+    assert {api_nodes[_key(key)]["groupName"] for key in CLINICAL_EXPECTED if _key(key) in api_nodes} == {"clinical"}
+    # The CDM table's lineage tab, everything upstream of it (graph depth "All").
+    url = f"{dagster_dev.base_url}/assets/{_key(CLINICAL_CDM[0])}?view=lineage&lineageScope=upstream"
+    _assert_lineage_drawn(
+        page, dagster_dev, tmp_path, url, CLINICAL_EXPECTED, CLINICAL_LANDING, CLINICAL_CDM, "clinical-lineage.png",
+        prepare=lambda: page.get_by_role("button", name="All", exact=True).click(),
+    )
+
+
+def _assert_lineage_drawn(
+    page: Any, dagster_dev: DagsterDev, tmp_path: Path, url: str, expected: tuple, landing: tuple, marts: tuple,
+    screenshot_name: str, prepare: Any = None,
+) -> None:
+    from playwright.sync_api import expect
+
+    # 1. The API: every expected asset is loaded and each mart is downstream of landing.
+    api_nodes, downstream = _api_graph(dagster_dev)
+    missing = [_key(key) for key in expected if _key(key) not in api_nodes]
+    assert not missing, f"assets missing from the code location: {missing}"
+    from_landing = _reachable(downstream, _key(landing))
+    unreachable = [_key(mart) for mart in marts if _key(mart) not in from_landing]
+    assert not unreachable, f"marts not downstream of {_key(landing)} in the API graph: {unreachable}"
+
+    keys = {_key(key) for key in expected}
+
+    # 2. The page.
     page.goto(url, wait_until="domcontentloaded")
     try:
         _dismiss_community_modal(page, dagster_dev)
+        if prepare:
+            prepare()
 
         # Every expected asset is drawn as a full node (it links to its asset page) with its name,
         # and the zoom-to-fit has settled with all of them in view.
         svg = page.locator(GRAPH_SVG)
-        for key in EXPECTED:
-            node = svg.locator(f'foreignObject:has(a[href^="/assets/{_key(key)}?"])')
-            expect(node, f"lineage node for {_key(key)}").to_have_count(1, timeout=60_000)
-            label = node.locator(f'[data-tooltip="{key[-1]}"]')
-            expect(label, f"label of {_key(key)}").to_be_visible()
-            expect(label, f"label of {_key(key)}").to_be_in_viewport(ratio=1.0)
+        for key in expected:
+            labels = svg.locator(f'foreignObject [data-tooltip="{key[-1]}"]')
+            expect(labels.first, f"lineage node for {_key(key)}").to_be_visible(timeout=60_000)
         # The edges are drawn: at least one per dependency among the expected assets.
         expected_edges = {(parent, child) for parent in keys for child in downstream.get(parent, ()) if child in keys}
         page.wait_for_function(
@@ -195,16 +246,26 @@ def test_cloudfront_lineage_landing_to_marts(browser: Any, page: Any, dagster_de
         # The zoom-to-fit has come to rest: the graph's on-screen box is unchanged for 10 frames.
         page.wait_for_function(SETTLED_JS, polling="raf")
     except Exception:
-        failure = _save_screenshot(page, tmp_path, "lineage-failure.png")
-        print(f"screenshot of the failure: {failure}\ndagster dev log:\n{dagster_dev.log_tail(40)}")
+        failure = _save_screenshot(page, tmp_path, f"failure-{screenshot_name}")
+        drawn_nodes = [(node["keys"], node["name"]) for node in page.evaluate(RENDERED_GRAPH_JS)["nodes"]]
+        print(f"screenshot of the failure: {failure}\nnodes drawn: {drawn_nodes}\n"
+              f"dagster dev log:\n{dagster_dev.log_tail(40)}")
         raise
 
-    screenshot = _save_screenshot(page, tmp_path, "lineage.png")
+    screenshot = _save_screenshot(page, tmp_path, screenshot_name)
     print(f"lineage screenshot: {screenshot} (copy in {tmp_path})")
+
+    # Every expected asset is drawn as one node, fully in view, with its name.
+    graph = page.evaluate(RENDERED_GRAPH_JS)
+    drawn_keys = _node_keys(graph, keys)
+    assert sorted(k for k in drawn_keys if k in keys) == sorted(keys), f"nodes drawn: {graph['nodes']}"
+    for key in expected:
+        for label in page.locator(GRAPH_SVG).locator(f'foreignObject [data-tooltip="{key[-1]}"]').all():
+            expect(label, f"label of {_key(key)}").to_be_in_viewport(ratio=1.0)
 
     # 3. Connectivity as drawn: the edges in the SVG join the nodes exactly as the API says, so
     #    there is a drawn path from landing to each mart.
-    rendered = _rendered_edges(page.evaluate(RENDERED_GRAPH_JS))
+    rendered = _rendered_edges(graph, keys)
     drawn = {(parent, child) for parent, child in rendered if parent in keys and child in keys}
     assert drawn == expected_edges, (
         f"drawn edges differ from the API's: not drawn {sorted(expected_edges - drawn)}, "
@@ -213,6 +274,6 @@ def test_cloudfront_lineage_landing_to_marts(browser: Any, page: Any, dagster_de
     drawn_downstream: dict[str, set[str]] = defaultdict(set)
     for parent, child in rendered:
         drawn_downstream[parent].add(child)
-    reached = _reachable(drawn_downstream, _key(LANDING))
-    unreachable = [_key(mart) for mart in MARTS if _key(mart) not in reached]
-    assert not unreachable, f"no drawn path from {_key(LANDING)} to {unreachable}; drawn edges: {sorted(rendered)}"
+    reached = _reachable(drawn_downstream, _key(landing))
+    unreachable = [_key(mart) for mart in marts if _key(mart) not in reached]
+    assert not unreachable, f"no drawn path from {_key(landing)} to {unreachable}; drawn edges: {sorted(rendered)}"
