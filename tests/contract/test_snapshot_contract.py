@@ -42,7 +42,7 @@ from dataplatform.resources.snapshots import (
     Throttled,
     WarehouseBusy,
 )
-from tests.contract.conftest import REGION
+from .conftest import REGION
 
 TABLES = ["marts.cloudfront_top_viewers", "marts.vpc_top_talkers", "marts.not_built_yet"]
 NS = "dataplatform-rpo"

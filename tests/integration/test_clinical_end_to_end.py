@@ -155,3 +155,20 @@ def test_characterisation_counts_persons_once(clinical_build):
     assert scalar(clinical_build.warehouse, "select sum(persons) from omop_results.omop_persons_by_gender_birth_decade") == persons
     visits = clinical_build.tables["ADMISSIONS"].num_rows
     assert scalar(clinical_build.warehouse, "select sum(visits) from omop_results.omop_visits_by_concept_year") == visits
+
+
+def test_the_reconciliation_model_agrees_with_the_independent_counts(clinical_build):
+    expected = expected_events(clinical_build.tables)
+    with duckdb.connect(str(clinical_build.warehouse), read_only=True) as con:
+        reconciled = con.execute(
+            "select source_table, cdm_table, source_rows, excluded_rows, target_rows, reconciles "
+            "from omop_results.omop_source_reconciliation"
+        ).fetchall()
+    assert reconciled and all(row[5] for row in reconciled)
+    by_pair = {(source, table): (n, excluded, target) for source, table, n, excluded, target, _ in reconciled}
+    for table in CONCEPT_COLUMN:
+        assert by_pair[("clinical events", table)][2] == sum(n for (t, _), n in expected.items() if t == table)
+    charts = rows(clinical_build.tables["CHARTEVENTS"])
+    assert by_pair[("chartevents", "clinical events")][:2] == (len(charts), sum(r["ERROR"] == 1 for r in charts))
+    patients = clinical_build.tables["PATIENTS"].num_rows
+    assert by_pair[("patients", "person")] == (patients, 0, patients)
