@@ -8,8 +8,11 @@ model's first folder) and owners, kinds and classification come from platform/po
 
 
 import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -103,13 +106,40 @@ def build_dbt_assets() -> list[dg.AssetsDefinition]:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="dbt_warehouse_models", select=WAREHOUSE_SELECTION)
     def dbt_warehouse_models(context: dg.AssetExecutionContext, dbt_warehouse: DbtCliResource):
-        invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False)
+        target_path = _with_partial_parse_cache(project, dbt_warehouse.target, context.run.run_id)
+        invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
         yield from invocation.stream()
+        _keep_partial_parse_cache(project, dbt_warehouse.target, target_path)
         yield from dq_summary_events(context, invocation)  # OMOP DQ pass/fail on omop_dq_results
         if not invocation.is_successful():
             raise invocation.get_error()
 
     return [dbt_models, dbt_warehouse_models]
+
+
+def _partial_parse_cache(project: DbtProject, target: str | None) -> Path:
+    return project.project_dir / project.target_path / f"partial_parse.{target}.msgpack"
+
+
+def _with_partial_parse_cache(project: DbtProject, target: str | None, run_id: str) -> Path:
+    """A fresh target folder holding the warehouse target's own partial-parse cache. dagster-dbt
+    seeds every invocation with the project's cache, which was parsed for the lake target; for
+    another profile dbt would then re-parse the whole project on every build."""
+    path = project.project_dir / project.target_path / f"dbt_warehouse_models-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    path.mkdir(parents=True)
+    cache = _partial_parse_cache(project, target)
+    if cache.exists():
+        shutil.copyfile(cache, path / "partial_parse.msgpack")
+    return path
+
+
+def _keep_partial_parse_cache(project: DbtProject, target: str | None, target_path: Path) -> None:
+    parsed = target_path / "partial_parse.msgpack"
+    if parsed.exists():
+        cache = _partial_parse_cache(project, target)
+        staged = cache.with_suffix(f".{uuid.uuid4().hex[:7]}")
+        shutil.copyfile(parsed, staged)
+        os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
 
 
 def dbt_resource() -> DbtCliResource:
