@@ -12,8 +12,8 @@ from assets.clinical.format import TABLES
 RUN_KEY_PREFIX = "mimic"
 
 
-def run_key(delivery_id: str, manifest_etag: str) -> str:
-    return f"{RUN_KEY_PREFIX}:{delivery_id}:{manifest_etag}"
+def run_key(delivery_id: str, fingerprint: str) -> str:
+    return f"{RUN_KEY_PREFIX}:{delivery_id}:{fingerprint}"
 
 
 @dg.sensor(
@@ -25,13 +25,13 @@ def run_key(delivery_id: str, manifest_etag: str) -> str:
 )
 def clinical_delivery_sensor(context: dg.SensorEvaluationContext):
     """Cursor: the run key of the newest delivery requested. Only the newest complete delivery
-    is loaded (deliveries are full snapshots); a re-delivered manifest gets a new run key."""
+    is loaded (deliveries are full snapshots); a re-delivered manifest or file gets a new run key."""
     skipped: list[str] = []
     complete = complete_deliveries(context.resources.lake, skipped.append)
     if not complete:
         return dg.SkipReason("; ".join(skipped) or "no delivery manifests in the clinical landing zone")
-    manifest, etag = complete[-1]
-    key = run_key(manifest.delivery_id, etag)
+    manifest, fingerprint = complete[-1]
+    key = run_key(manifest.delivery_id, fingerprint)
     if key == context.cursor:
         return dg.SkipReason(f"delivery {manifest.delivery_id} already requested")
     return dg.SensorResult(

@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from assets.clinical.delivery import DeliveryError, Manifest, complete_deliveries
 from assets.clinical.format import LANDING_BUCKET, RAW_BUCKET, RAW_DATABASE, RAW_PREFIX, TABLES, raw_name
@@ -66,41 +67,46 @@ def _chosen(lake, delivery_id: str, log) -> Manifest:
     required_resource_keys={"lake", "catalog"},
 )
 def clinical_raw(context: dg.AssetExecutionContext, config: MimicDelivery):
-    """Verify the delivery's files against its manifest (size, sha256), type every table, and
-    publish each as one Parquet object plus a catalog table; rejected rows go to mimic_rejects."""
+    """Verify the delivery's files against its manifest (size, sha256) and type every table;
+    only when all of them loaded, publish each as one Parquet object plus a catalog table (a
+    failed delivery leaves the previous one in place, whole). Rejected rows go to mimic_rejects."""
     lake, catalog = context.resources.lake, context.resources.catalog
     manifest = _chosen(lake, config.delivery_id, context.log.warning)
-    catalog.ensure_database(RAW_DATABASE)
     counts, mismatches = {}, []
     with tempfile.TemporaryDirectory() as tmp:
-        rejects = []
+        outputs: dict[str, Path] = {}
         for entry in manifest.files:
             with lake.localized(LANDING_BUCKET, [entry.key]) as (path,):
                 digest = sha256_of(path)
                 if digest != entry.sha256:
                     raise DeliveryError(f"{entry.key}: sha256 {digest} differs from the manifest's {entry.sha256}")
-                out, rejected = Path(tmp) / f"{entry.table}.parquet", Path(tmp) / f"{entry.table}.rejects.parquet"
-                result = load_table(entry.table, path, manifest.format, entry.key, out, rejected)
-            rejects.append(rejected)
-            _publish(lake, catalog, raw_name(entry.table), _columns(entry.table), out)
-            counts[entry.table] = result
+                outputs[entry.table] = Path(tmp) / f"{entry.table}.parquet"
+                counts[entry.table] = load_table(
+                    entry.table, path, manifest.format, entry.key, outputs[entry.table],
+                    Path(tmp) / f"{entry.table}.rejects.parquet",
+                )
+            result = counts[entry.table]
             if not (entry.rows == result.rows_read == result.rows_loaded + result.rows_rejected):
                 mismatches.append(f"{entry.table}: manifest {entry.rows}, read {result.rows_read}, "
                                   f"loaded {result.rows_loaded}, rejected {result.rows_rejected}")
-            yield dg.MaterializeResult(
-                asset_key=raw_key(entry.table),
-                metadata={"delivery_id": manifest.delivery_id, "dagster/row_count": result.rows_loaded,
-                          "rows_rejected": result.rows_rejected},
-            )
-        merged = Path(tmp) / "mimic_rejects.parquet"
-        _merge(rejects, merged)
-        _publish(lake, catalog, REJECTS_KEY.path[-1], _reject_columns(), merged)
-        absent = [t for t in TABLES if t not in counts]
-        for table in absent:  # an optional table not delivered: nothing stale may linger
-            _publish_empty(lake, catalog, table, Path(tmp))
-            yield dg.MaterializeResult(
-                asset_key=raw_key(table), metadata={"delivery_id": manifest.delivery_id, "dagster/row_count": 0}
-            )
+        rejects = Path(tmp) / "mimic_rejects.parquet"
+        _merge([Path(tmp) / f"{table}.rejects.parquet" for table in outputs], rejects)
+        for table in TABLES:  # an optional table not delivered is published empty: nothing stale lingers
+            outputs.setdefault(table, _empty(table, Path(tmp)))
+
+        catalog.ensure_database(RAW_DATABASE)
+        for table, out in outputs.items():
+            _publish(lake, catalog, raw_name(table), _columns(table), out)
+        _publish(lake, catalog, REJECTS_KEY.path[-1], _reject_columns(), rejects)
+
+    for table in TABLES:
+        loaded = counts[table].rows_loaded if table in counts else 0
+        rejected = counts[table].rows_rejected if table in counts else 0
+        yield dg.MaterializeResult(
+            asset_key=raw_key(table),
+            metadata={"delivery_id": manifest.delivery_id, "dagster/row_count": loaded, "rows_rejected": rejected,
+                      "delivered": table in counts},
+        )
     rejected_total = sum(r.rows_rejected for r in counts.values())
     context.log.info(f"delivery {manifest.delivery_id}: {json.dumps({t: r.rows_loaded for t, r in counts.items()})}")
     yield dg.MaterializeResult(
@@ -128,19 +134,14 @@ def _publish(lake, catalog, name: str, columns, path: Path) -> None:
 
 
 def _merge(paths: list[Path], out: Path) -> None:
-    import duckdb
-
     files = ", ".join(f"'{p}'" for p in paths)
     with duckdb.connect() as con:
         con.execute(f"copy (select * from read_parquet([{files}]) order by source_table, line_number) to '{out}' (format parquet)")
 
 
-def _publish_empty(lake, catalog, table: str, tmp: Path) -> None:
-    import duckdb
-
-    out = tmp / f"empty_{raw_name(table)}.parquet"
+def _empty(table: str, tmp: Path) -> Path:
+    out = tmp / f"{table}.empty.parquet"
     select = ", ".join(f"cast(null as {kind}) as {name.lower()}" for name, kind in TABLES[table].items())
     with duckdb.connect() as con:
         con.execute(f"copy (select {select} limit 0) to '{out}' (format parquet)")
-    _publish(lake, catalog, raw_name(table), _columns(table), out)
-    out.unlink()
+    return out

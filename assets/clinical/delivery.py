@@ -7,6 +7,7 @@ present with the listed size. Deliveries are full snapshots: the newest complete
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -80,17 +81,15 @@ def manifest_keys(lake) -> list[str]:
     )
 
 
-def object_sizes(lake, delivery_prefix: str) -> dict[str, int]:
-    return {info.key: info.size for info in lake.list(LANDING_BUCKET, delivery_prefix)}
-
-
 def complete_deliveries(lake, log=lambda message: None) -> list[tuple[Manifest, str]]:
-    """(manifest, manifest ETag) of every complete delivery, oldest first; incomplete and
-    invalid ones are reported through `log` and left for a later look."""
+    """(manifest, fingerprint) of every complete delivery, oldest first; incomplete and invalid
+    ones are reported through `log` and left for a later look. The fingerprint hashes the ETags
+    of the manifest and of every file it lists, so a re-uploaded file is a new delivery state."""
     complete = []
     for key in manifest_keys(lake):
         prefix = key[: -len(MANIFEST_NAME)]
-        sizes = object_sizes(lake, prefix)
+        objects = {info.key: info for info in lake.list(LANDING_BUCKET, prefix)}
+        sizes = {name: info.size for name, info in objects.items()}
         try:
             manifest = parse_manifest(lake.get(LANDING_BUCKET, key), key)
         except DeliveryError as error:
@@ -100,6 +99,6 @@ def complete_deliveries(lake, log=lambda message: None) -> list[tuple[Manifest, 
         if problems:
             log(f"delivery {manifest.delivery_id} incomplete: {'; '.join(problems[:5])}")
             continue
-        etag = next(info.etag for info in lake.list(LANDING_BUCKET, key))
-        complete.append((manifest, etag))
+        state = [objects[key].etag, *(objects[entry.key].etag for entry in manifest.files)]
+        complete.append((manifest, hashlib.sha256("\n".join(state).encode()).hexdigest()[:32]))
     return sorted(complete, key=lambda pair: (pair[0].created_at, pair[0].delivery_id))

@@ -40,52 +40,22 @@ import pyarrow.parquet as pq
 from isal import igzip
 
 from assets.clinical import codes
+from assets.clinical.format import LANDING_BUCKET, LANDING_PREFIX, MANIFEST_NAME, TABLES
 
 if TYPE_CHECKING:  # only for annotations: keeps `assets` importable without the platform package
     from dataplatform.resources.lake import ObjectStore
 
-LANDING_BUCKET, LANDING_PREFIX, MANIFEST_NAME = "landing", "clinical/mimic/", "manifest.json"
 MINUTE, HOUR, DAY = 60, 3600, 86400
 YEAR = 365.2425 * DAY
 Y2100 = int(datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp())
 LAST_FIRST_ADMISSION = int(datetime(2190, 1, 1, tzinfo=timezone.utc).timestamp())  # leaves room for follow-up
 TS = pa.timestamp("s")
 
-# MIMIC-III columns per table, in MIMIC's order, with the Arrow type each is built as.
+# MIMIC-III columns per table, in MIMIC's order (assets/clinical/format.py), as Arrow types.
 _I, _F, _S, _T = pa.int32(), pa.float64(), pa.string(), TS
-_IDS = (("ROW_ID", _I), ("SUBJECT_ID", _I), ("HADM_ID", _I))
+_ARROW = {"INTEGER": _I, "DOUBLE": _F, "VARCHAR": _S, "TIMESTAMP": _T}
 COLUMNS: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
-    "PATIENTS": (("ROW_ID", _I), ("SUBJECT_ID", _I), ("GENDER", _S), ("DOB", _T), ("DOD", _T), ("DOD_HOSP", _T),
-                 ("DOD_SSN", _T), ("EXPIRE_FLAG", _I)),
-    "ADMISSIONS": (*_IDS, ("ADMITTIME", _T), ("DISCHTIME", _T), ("DEATHTIME", _T), ("ADMISSION_TYPE", _S),
-                   ("ADMISSION_LOCATION", _S), ("DISCHARGE_LOCATION", _S), ("INSURANCE", _S), ("LANGUAGE", _S),
-                   ("RELIGION", _S), ("MARITAL_STATUS", _S), ("ETHNICITY", _S), ("EDREGTIME", _T), ("EDOUTTIME", _T),
-                   ("DIAGNOSIS", _S), ("HOSPITAL_EXPIRE_FLAG", _I), ("HAS_CHARTEVENTS_DATA", _I)),
-    "ICUSTAYS": (*_IDS, ("ICUSTAY_ID", _I), ("DBSOURCE", _S), ("FIRST_CAREUNIT", _S), ("LAST_CAREUNIT", _S),
-                 ("FIRST_WARDID", _I), ("LAST_WARDID", _I), ("INTIME", _T), ("OUTTIME", _T), ("LOS", _F)),
-    "TRANSFERS": (*_IDS, ("ICUSTAY_ID", _I), ("DBSOURCE", _S), ("EVENTTYPE", _S), ("PREV_CAREUNIT", _S),
-                  ("CURR_CAREUNIT", _S), ("PREV_WARDID", _I), ("CURR_WARDID", _I), ("INTIME", _T), ("OUTTIME", _T),
-                  ("LOS", _F)),
-    "SERVICES": (*_IDS, ("TRANSFERTIME", _T), ("PREV_SERVICE", _S), ("CURR_SERVICE", _S)),
-    "DIAGNOSES_ICD": (*_IDS, ("SEQ_NUM", _I), ("ICD9_CODE", _S)),
-    "PROCEDURES_ICD": (*_IDS, ("SEQ_NUM", _I), ("ICD9_CODE", _S)),
-    "PRESCRIPTIONS": (*_IDS, ("ICUSTAY_ID", _I), ("STARTDATE", _T), ("ENDDATE", _T), ("DRUG_TYPE", _S), ("DRUG", _S),
-                      ("DRUG_NAME_POE", _S), ("DRUG_NAME_GENERIC", _S), ("FORMULARY_DRUG_CD", _S), ("GSN", _S),
-                      ("NDC", _S), ("PROD_STRENGTH", _S), ("DOSE_VAL_RX", _S), ("DOSE_UNIT_RX", _S),
-                      ("FORM_VAL_DISP", _S), ("FORM_UNIT_DISP", _S), ("ROUTE", _S)),
-    "LABEVENTS": (*_IDS, ("ITEMID", _I), ("CHARTTIME", _T), ("VALUE", _S), ("VALUENUM", _F), ("VALUEUOM", _S),
-                  ("FLAG", _S)),
-    "D_LABITEMS": (("ROW_ID", _I), ("ITEMID", _I), ("LABEL", _S), ("FLUID", _S), ("CATEGORY", _S), ("LOINC_CODE", _S)),
-    "CHARTEVENTS": (*_IDS, ("ICUSTAY_ID", _I), ("ITEMID", _I), ("CHARTTIME", _T), ("STORETIME", _T), ("CGID", _I),
-                    ("VALUE", _S), ("VALUENUM", _F), ("VALUEUOM", _S), ("WARNING", _I), ("ERROR", _I),
-                    ("RESULTSTATUS", _S), ("STOPPED", _S)),
-    "D_ITEMS": (("ROW_ID", _I), ("ITEMID", _I), ("LABEL", _S), ("ABBREVIATION", _S), ("DBSOURCE", _S), ("LINKSTO", _S),
-                ("CATEGORY", _S), ("UNITNAME", _S), ("PARAM_TYPE", _S), ("CONCEPTID", _I)),
-    "CAREGIVERS": (("ROW_ID", _I), ("CGID", _I), ("LABEL", _S), ("DESCRIPTION", _S)),
-    "D_ICD_DIAGNOSES": (("ROW_ID", _I), ("ICD9_CODE", _S), ("SHORT_TITLE", _S), ("LONG_TITLE", _S)),
-    "D_ICD_PROCEDURES": (("ROW_ID", _I), ("ICD9_CODE", _S), ("SHORT_TITLE", _S), ("LONG_TITLE", _S)),
-    "NOTEEVENTS": (*_IDS, ("CHARTDATE", _T), ("CHARTTIME", _T), ("STORETIME", _T), ("CATEGORY", _S),
-                   ("DESCRIPTION", _S), ("CGID", _I), ("ISERROR", _S), ("TEXT", _S)),
+    table: tuple((name, _ARROW[kind]) for name, kind in columns.items()) for table, columns in TABLES.items()
 }
 COLUMNS_TYPES = {name: kind for columns in COLUMNS.values() for name, kind in columns}  # a name has one type
 

@@ -68,8 +68,12 @@ def summary_observation(run_results: Mapping[str, Any], manifest: Mapping[str, A
         metadata={
             "dq_checks": len(rows),
             "dq_checks_passed": statuses["pass"],
-            "dq_checks_failed": len(rows) - statuses["pass"],
-            "dq_checks_blocking_failed": statuses["fail"] + statuses["error"],
+            # dbt's statuses: warn = over threshold, fail = over threshold and blocking,
+            # error = the check's SQL broke, skipped = an upstream node failed.
+            "dq_checks_failed": statuses["warn"] + statuses["fail"],
+            "dq_checks_blocking_failed": statuses["fail"],
+            "dq_checks_errored": statuses["error"],
+            "dq_checks_skipped": statuses["skipped"],
             **{f"dq_failed_{level}": failed_by_level[level] for level in LEVELS},
             "dq_summary": dg.MetadataValue.md(summary_markdown(rows)),
         },

@@ -172,3 +172,15 @@ def test_the_reconciliation_model_agrees_with_the_independent_counts(clinical_bu
     assert by_pair[("chartevents", "clinical events")][:2] == (len(charts), sum(r["ERROR"] == 1 for r in charts))
     patients = clinical_build.tables["PATIENTS"].num_rows
     assert by_pair[("patients", "person")] == (patients, 0, patients)
+
+
+def test_drug_doses_keep_value_and_unit(clinical_build):
+    prescriptions = rows(clinical_build.tables["PRESCRIPTIONS"])
+    with duckdb.connect(str(clinical_build.warehouse), read_only=True) as con:
+        units = dict(con.execute(
+            "select dose_unit_source_value, count(*) from omop_cdm.drug_exposure group by 1"
+        ).fetchall())
+        empty_sig = con.execute("select count(*) from omop_cdm.drug_exposure where sig is null or sig = ''").fetchone()[0]
+    expected = Counter(p["DOSE_UNIT_RX"] for p in prescriptions)
+    assert units == dict(expected)
+    assert empty_sig == sum(p["DOSE_VAL_RX"] is None and p["DOSE_UNIT_RX"] is None for p in prescriptions)

@@ -106,3 +106,14 @@ def test_an_unreadable_manifest_is_reported_not_fatal(lake, tables):
     lake.put(LANDING_BUCKET, manifest_key("d2"), b"{not json")
     [request] = tick(lake).run_requests
     assert request.run_key.startswith("mimic:d1:")
+
+
+def test_a_reuploaded_file_under_the_same_manifest_is_a_new_run(lake, tables):
+    keys = sample.write_delivery(lake, tables, "d1")
+    first = tick(lake)
+    data_key = next(k for k in keys if "CAREGIVERS" in k)
+    data = bytearray(lake.get(LANDING_BUCKET, data_key))
+    data[-9] ^= 0xFF  # same size: the manifest still "matches" by size; the load checks sha256
+    lake.put(LANDING_BUCKET, data_key, bytes(data))
+    [request] = tick(lake, cursor=first.cursor).run_requests
+    assert request.run_key != first.cursor and request.run_key.startswith("mimic:d1:")

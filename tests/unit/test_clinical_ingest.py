@@ -40,3 +40,21 @@ def test_rows_that_do_not_cast_are_rejected_with_line_and_reason(tmp_path):
     ]
     assert json.loads(rejected[0][2])["SUBJECT_ID"] == "eleven"
     assert rejected[0][3] == "clinical/mimic/d1/PATIENTS.csv.gz"
+
+
+def test_reject_lines_count_newlines_inside_quoted_fields(tmp_path):
+    text = (
+        '"ROW_ID","CGID","LABEL","DESCRIPTION"\n'
+        '1,7,"RN","two\nlines"\n'
+        '2,eight,"MD","x"\n'
+        '3,9,"RN","three\nlong\nlines"\n'
+        '4,ten,"RT","y"\n'
+    )
+    source = tmp_path / "CAREGIVERS.csv.gz"
+    source.write_bytes(gzip.compress(text.encode()))
+    result = load_table("CAREGIVERS", source, "csv", "k", tmp_path / "out.parquet", tmp_path / "rejects.parquet")
+    assert (result.rows_loaded, result.rows_rejected) == (2, 2)
+    with duckdb.connect() as con:
+        lines = con.execute(f"select line_number from read_parquet('{tmp_path / 'rejects.parquet'}') order by 1").fetchall()
+    # Line 1 header, 2-3 record 1, 4 record 2, 5-7 record 3, 8 record 4.
+    assert [line for (line,) in lines] == [4, 8]

@@ -47,6 +47,7 @@ diagnosis_events as (
         cast(null as integer) as provider_id,
         cast(null as varchar) as route_source_value,
         cast(null as varchar) as dose_source_value,
+        cast(null as varchar) as dose_unit_source_value,
         diagnoses.seq_num
     from diagnoses
     left join admissions on diagnoses.hadm_id = admissions.hadm_id
@@ -71,6 +72,7 @@ procedure_events as (
         cast(null as integer) as provider_id,
         cast(null as varchar) as route_source_value,
         cast(null as varchar) as dose_source_value,
+        cast(null as varchar) as dose_unit_source_value,
         procedures.seq_num
     from procedures
     left join admissions on procedures.hadm_id = admissions.hadm_id
@@ -95,6 +97,7 @@ lab_events as (
         cast(null as integer) as provider_id,
         cast(null as varchar) as route_source_value,
         cast(null as varchar) as dose_source_value,
+        cast(null as varchar) as dose_unit_source_value,
         cast(null as integer) as seq_num
     from labevents
 ),
@@ -118,6 +121,7 @@ chart_events as (
         cgid as provider_id,
         cast(null as varchar) as route_source_value,
         cast(null as varchar) as dose_source_value,
+        cast(null as varchar) as dose_unit_source_value,
         cast(null as integer) as seq_num
     from chartevents
     where coalesce(error, 0) = 0
@@ -141,7 +145,8 @@ drug_events as (
         cast(null as varchar) as unit_source_value,
         cast(null as integer) as provider_id,
         route as route_source_value,
-        dose_val_rx || ' ' || dose_unit_rx as dose_source_value,
+        trim(coalesce(dose_val_rx, '') || ' ' || coalesce(dose_unit_rx, '')) as dose_source_value,
+        dose_unit_rx as dose_unit_source_value,
         cast(null as integer) as seq_num
     from prescriptions
 ),

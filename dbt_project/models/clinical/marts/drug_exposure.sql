@@ -30,7 +30,7 @@ final as (
         substring(source_value, 1, 50) as drug_source_value,
         source_concept_id as drug_source_concept_id,
         substring(route_source_value, 1, 50) as route_source_value,
-        substring(dose_source_value, 1, 50) as dose_unit_source_value
+        substring(dose_unit_source_value, 1, 50) as dose_unit_source_value
     from events
 )
 
