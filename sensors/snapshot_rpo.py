@@ -5,8 +5,12 @@ Each tick, per warehouse:
   newest snapshot's age on the inventory asset (so the age is recorded over time);
 - when the RPO would be violated before the next tick could act (now + tick interval +
   snapshot lead time >= newest available snapshot + RPO), requests a run of the inventory asset
-  that takes a manual snapshot tagged with the policy's namespace and then prunes;
-- at most one run per RPO window: run_key = warehouse + the creation time of the newest
+  that takes a manual snapshot tagged with the policy's namespace and then prunes (when the
+  manual snapshot quota is reached, the run prunes first and retries the snapshot once);
+- otherwise, when this namespace has manual snapshots past retention (e.g. automated snapshots
+  alone keep the RPO), requests a prune-only run: run_key = warehouse + a digest of the
+  candidate set, retried like a snapshot run;
+- at most one snapshot run per RPO window: run_key = warehouse + the creation time of the newest
   available snapshot (the window it opened). A failed (or ineffective) run is retried under
   `#n` once a tick interval has passed since it ended; a running one, or a snapshot still
   creating, is waited for.
@@ -42,6 +46,32 @@ def _request(policy: SnapshotPolicy, run_key: str, deadline: datetime | None) ->
             "dataplatform/rpo_deadline": deadline.isoformat() if deadline else "violated",
         },
     )
+
+
+def _prune_request(policy: SnapshotPolicy, run_key: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=run_key,
+        asset_selection=[policy.asset_key],
+        run_config={"ops": {policy.op_name: {"config": {"prune": True}}}},
+        tags={"dataplatform/snapshot_warehouse": policy.name, "dataplatform/snapshot_action": "prune"},
+    )
+
+
+def _next_run_key(base: str, now: datetime, tick: timedelta, run_state: RunState) -> tuple[str | None, str]:
+    """(run key to request, "") or (None, why to wait): a running attempt is waited for, one that
+    ended less than a tick ago too; a failed (or ineffective) one is retried as `#n`."""
+    attempt = 1
+    while True:
+        run_key = base if attempt == 1 else f"{base}#{attempt}"
+        state = run_state(run_key)
+        if state is None:
+            return run_key, ""
+        outcome, ended = state
+        if outcome == RUNNING:
+            return None, f"run {run_key} is in progress"
+        if ended is not None and now - ended < tick:
+            return None, f"run {run_key} {outcome} at {ended.isoformat()}; retrying next tick"
+        attempt += 1  # failed, or succeeded without the effect it was for: try again
 
 
 def _events(policy: SnapshotPolicy, status: policy_lib.RpoStatus, description: str) -> list:
@@ -81,28 +111,27 @@ def evaluate_policy(
     events = _events(policy, status, summary)
     messages = [summary]
     if not policy_lib.snapshot_due(policy, snapshots, now, tick):
-        return [], events, messages
+        # The snapshot runs prune too; without one, retention still applies.
+        candidates = policy_lib.prune_candidates(policy, snapshots, now)
+        if not candidates:
+            return [], events, messages
+        run_key, waiting = _next_run_key(policy_lib.prune_key(policy, candidates), now, tick, run_state)
+        if run_key is None:
+            messages.append(f"{policy.name}: prune {waiting}")
+            return [], events, messages
+        messages.append(f"{policy.name}: {len(candidates)} snapshot(s) past retention; requesting {run_key}")
+        return [_prune_request(policy, run_key)], events, messages
     creating = policy_lib.snapshot_in_progress(policy, snapshots, now)
     if creating is not None:
         messages.append(f"{policy.name}: snapshot {creating.snapshot_id} is still creating; not starting another")
         return [], events, messages
 
-    base = policy_lib.window_key(policy, snapshots)
-    attempt = 1
-    while True:
-        run_key = base if attempt == 1 else f"{base}#{attempt}"
-        state = run_state(run_key)
-        if state is None:
-            messages.append(f"{policy.name}: snapshot due before the next tick; requesting {run_key}")
-            return [_request(policy, run_key, status.deadline)], events, messages
-        outcome, ended = state
-        if outcome == RUNNING:
-            messages.append(f"{policy.name}: snapshot run {run_key} is in progress")
-            return [], events, messages
-        if ended is not None and now - ended < tick:
-            messages.append(f"{policy.name}: snapshot run {run_key} {outcome} at {ended.isoformat()}; retrying next tick")
-            return [], events, messages
-        attempt += 1  # failed, or succeeded without making the window's snapshot available: try again
+    run_key, waiting = _next_run_key(policy_lib.window_key(policy, snapshots), now, tick, run_state)
+    if run_key is None:
+        messages.append(f"{policy.name}: snapshot {waiting}")
+        return [], events, messages
+    messages.append(f"{policy.name}: snapshot due before the next tick; requesting {run_key}")
+    return [_request(policy, run_key, status.deadline)], events, messages
 
 
 def evaluate(
@@ -147,7 +176,7 @@ def snapshot_rpo_sensor(
     @dg.sensor(
         name=SENSOR_NAME,
         description="Takes a manual warehouse snapshot when the RPO would be violated before the next tick, "
-        "prunes this namespace's old manual snapshots, and reports RPO compliance.",
+        "prunes this namespace's old manual snapshots (also when no snapshot is due), and reports RPO compliance.",
         asset_selection=[policy.asset_key for policy in policies],
         minimum_interval_seconds=interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,

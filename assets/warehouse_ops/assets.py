@@ -1,6 +1,7 @@
 """Warehouse operations: one snapshot-inventory asset per warehouse in snapshots.yaml, with
 an RPO-compliance check. A plain materialisation records the inventory; the RPO sensor's runs
-(config take_snapshot) first take a manual snapshot and prune, then record it."""
+first take a manual snapshot and prune (config take_snapshot), or only prune (config prune: old
+snapshots are pruned even while automated snapshots keep the RPO), then record it."""
 
 import dagster as dg
 
@@ -22,6 +23,7 @@ INVENTORY_COLUMNS = [
 
 class SnapshotRunConfig(dg.Config):
     take_snapshot: bool = False  # the RPO sensor's runs take a snapshot (and prune) first
+    prune: bool = False  # the RPO sensor's prune-only runs: prune what retention allows, take nothing
 
 
 def _inventory_markdown(snapshots: list[Snapshot]) -> str:
@@ -67,13 +69,21 @@ def inventory_asset(policy: SnapshotPolicy) -> dg.AssetsDefinition:
             try:
                 taken = policy_lib.take_snapshot(policy, store, policy_lib.now(), log=context.log.info)
             except SnapshotError as error:
-                raise dg.Failure(description=f"{policy.name}: no snapshot taken, nothing pruned: {error}") from error
+                pruned = getattr(error, "pruned", [])
+                done = f"pruned {', '.join(pruned)} to free the quota" if pruned else "nothing pruned"
+                raise dg.Failure(description=f"{policy.name}: no snapshot taken, {done}: {error}") from error
             context.log.info(f"{policy.name}: took {taken.snapshot.snapshot_id}, pruned {len(taken.pruned)}")
             metadata.update(
                 snapshot_taken=taken.snapshot.snapshot_id,
                 snapshot_row_counts=dg.MetadataValue.json(dict(taken.snapshot.row_counts)),
                 pruned=dg.MetadataValue.json(taken.pruned),
             )
+        elif config.prune:
+            try:
+                pruned = policy_lib.prune(policy, store, policy_lib.now(), log=context.log.info)
+            except SnapshotError as error:
+                raise dg.Failure(description=f"{policy.name}: pruning stopped: {error}") from error
+            metadata.update(pruned=dg.MetadataValue.json(pruned))
         try:
             snapshots = store.list_snapshots(policy.cluster)
         except ClusterNotFound as error:

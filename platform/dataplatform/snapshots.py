@@ -5,6 +5,7 @@ status is and what may be pruned; the sensor, the inventory asset and the restor
 call them. Time comes from `now()`, a module-level clock hook tests replace.
 """
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from dataplatform.resources.snapshots import (
     CREATING,
     MANUAL,
     NAMESPACE_TAG,
+    QuotaExceeded,
     Snapshot,
     SnapshotError,
+    SnapshotNotFound,
     SnapshotStore,
 )
 
@@ -105,9 +108,29 @@ def policy_from_dict(name: str, spec: dict) -> SnapshotPolicy:
     )
 
 
+def policies_from_config(config: dict) -> dict[str, SnapshotPolicy]:
+    """The policies of snapshots.yaml. The restore drill drops its scratch target afterwards, so a
+    scratch target naming a warehouse (a cluster, or a local file) or another drill's is refused."""
+    policies = {name: policy_from_dict(name, spec) for name, spec in config["warehouses"].items()}
+    taken: dict[str, str] = {}
+    for policy in policies.values():
+        taken.setdefault(policy.cluster, f"the cluster of {policy.name}")
+        for local in (policy.local_file, policy.local_file.removesuffix(".duckdb")):
+            taken.setdefault(local, f"the local file of {policy.name}")
+    for policy in policies.values():
+        target = policy.restore_drill.scratch_target
+        if target in taken:
+            raise ValueError(
+                f"snapshots.yaml {policy.name}: restore_drill.scratch_target {target!r} is {taken[target]}; the drill "
+                "drops its scratch target afterwards, so it must be a name of its own"
+            )
+        taken[target] = f"also the scratch target of {policy.name}"
+    return policies
+
+
 @cache
 def snapshot_policies() -> dict[str, SnapshotPolicy]:
-    return {name: policy_from_dict(name, spec) for name, spec in load("snapshots")["warehouses"].items()}
+    return policies_from_config(load("snapshots"))
 
 
 def check_interval_seconds() -> int:
@@ -187,6 +210,12 @@ def prune_candidates(policy: SnapshotPolicy, snapshots: Sequence[Snapshot], now:
     )
 
 
+def prune_key(policy: SnapshotPolicy, candidates: Sequence[Snapshot]) -> str:
+    """One prune-only run per candidate set (attempts after a failed run get `#n`)."""
+    digest = hashlib.sha256("\n".join(sorted(s.snapshot_id for s in candidates)).encode()).hexdigest()[:16]
+    return f"snapshot-prune:{policy.name}:{digest}"
+
+
 # --- actions -----------------------------------------------------------------------------------
 
 
@@ -196,34 +225,79 @@ class SnapshotTaken:
     pruned: list[str]
 
 
-def take_snapshot(policy: SnapshotPolicy, store: SnapshotStore, now: datetime, log=None) -> SnapshotTaken:
-    """Take a manual snapshot tagged with the namespace, wait until it is available, then prune.
-    Any error before the snapshot is available raises before anything is deleted."""
-    snapshot = store.create_snapshot(
-        policy.cluster,
-        snapshot_id_for(policy, now),
-        tags={NAMESPACE_TAG: policy.namespace, CREATED_BY_TAG: CREATED_BY},
-        key_tables=policy.key_tables,
-    )
-    snapshot = store.wait_until_available(
-        policy.cluster, snapshot.snapshot_id, timeout_seconds=policy.snapshot_timeout.total_seconds()
-    )
+class SnapshotNotTaken(SnapshotError):
+    """No snapshot was taken; `pruned` lists what was pruned first to free the quota (else nothing)."""
+
+    def __init__(self, message: str, pruned: list[str]):
+        super().__init__(message)
+        self.pruned = pruned
+
+
+def prune(policy: SnapshotPolicy, store: SnapshotStore, now: datetime, log=None) -> list[str]:
+    """Delete the prune candidates of a fresh listing (a listing error raises before anything is
+    deleted); one already gone (a concurrent prune) is skipped. Returns the deleted identifiers."""
     pruned = []
     for old in prune_candidates(policy, store.list_snapshots(policy.cluster), now):
-        store.delete_snapshot(policy.cluster, old.snapshot_id)
+        try:
+            store.delete_snapshot(policy.cluster, old.snapshot_id)
+        except SnapshotNotFound:
+            continue
         pruned.append(old.snapshot_id)
         if log:
             log(f"{policy.name}: pruned {old.snapshot_id} (created {old.created.isoformat()}, older than {policy.retention_days} days)")
-    return SnapshotTaken(snapshot, pruned)
+    return pruned
+
+
+def take_snapshot(policy: SnapshotPolicy, store: SnapshotStore, now: datetime, log=None) -> SnapshotTaken:
+    """Take a manual snapshot tagged with the namespace, wait until it is available, then prune.
+    When the manual snapshot quota is reached, prune first and retry the snapshot once. Any other
+    error before the snapshot is available raises before anything is deleted."""
+    def create() -> Snapshot:
+        return store.create_snapshot(
+            policy.cluster,
+            snapshot_id_for(policy, now),
+            tags={NAMESPACE_TAG: policy.namespace, CREATED_BY_TAG: CREATED_BY},
+            key_tables=policy.key_tables,
+        )
+
+    freed: list[str] = []
+    try:
+        snapshot = create()
+    except QuotaExceeded as error:
+        freed = prune(policy, store, now, log)
+        if not freed:
+            raise SnapshotNotTaken(f"{error}; nothing of {policy.namespace} is past retention to prune", []) from error
+        try:
+            snapshot = create()
+        except SnapshotError as retry_error:
+            raise SnapshotNotTaken(f"{retry_error} (retried after pruning to free the quota)", freed) from retry_error
+    try:
+        snapshot = store.wait_until_available(
+            policy.cluster, snapshot.snapshot_id, timeout_seconds=policy.snapshot_timeout.total_seconds()
+        )
+    except SnapshotError as error:
+        if freed:
+            raise SnapshotNotTaken(str(error), freed) from error
+        raise
+    return SnapshotTaken(snapshot, freed + prune(policy, store, now, log))
+
+
+def has_recorded_counts(snapshot: Snapshot) -> bool:
+    """At least one key table was counted (not missing) when the snapshot was taken."""
+    return any(n is not None for n in snapshot.row_counts.values())
 
 
 @dataclass(frozen=True)
 class DrillResult:
     snapshot: Snapshot
-    newest_overall: bool
+    newest: Snapshot | None  # the newest available snapshot of any type
     expected: dict
     restored: dict
     rto_seconds: float
+
+    @property
+    def newest_overall(self) -> bool:
+        return self.newest is not None and self.newest.snapshot_id == self.snapshot.snapshot_id
 
     @property
     def mismatches(self) -> dict:
@@ -232,35 +306,39 @@ class DrillResult:
 
     @property
     def verified(self) -> bool:
-        return bool(self.expected) and not self.mismatches
+        # Tables missing both when recorded and restored match, but prove nothing on their own.
+        return any(n is not None for n in self.expected.values()) and not self.mismatches
 
 
 def restore_drill(
     policy: SnapshotPolicy, store: SnapshotStore, *, timer: Callable[[], float] = time.monotonic
 ) -> DrillResult:
-    """Restore the newest available snapshot that has recorded row counts (automated Redshift
-    snapshots have none to verify against) into the scratch target, count the key tables there
-    and compare; RTO = time from the restore request to a verified, usable copy. The scratch
-    target is always dropped afterwards."""
+    """Restore the newest available snapshot that has at least one recorded row count (automated
+    Redshift snapshots have none to verify against, nor has one taken when every key table was
+    missing) into the scratch target, count the key tables there and compare; RTO = time from the
+    restore request to a verified, usable copy. The scratch target is dropped afterwards only if
+    this drill created it: a target that already existed (a concurrent drill, or a misconfigured
+    name) is never touched."""
     snapshots = store.list_snapshots(policy.cluster)
-    verifiable = [s for s in snapshots if s.available and s.row_counts]
+    verifiable = [s for s in snapshots if s.available and has_recorded_counts(s)]
     if not verifiable:
         raise SnapshotError(f"{policy.name}: no available snapshot with recorded row counts to restore")
     snapshot = max(verifiable, key=lambda s: (s.created, s.snapshot_id))
     target = policy.restore_drill.scratch_target
     tables = sorted(snapshot.row_counts)
     started = timer()
+    created = False
     try:
         restored = store.restore(
             policy.cluster, snapshot.snapshot_id, target, key_tables=tables,
             timeout_seconds=policy.restore_drill.rto_minutes * 60 * 2,
         )
+        created = True
         rto = timer() - started
     finally:
-        store.drop_restore(target)
-    newest = newest_available(snapshots)
-    return DrillResult(snapshot, newest is not None and newest.snapshot_id == snapshot.snapshot_id,
-                       dict(snapshot.row_counts), restored, rto)
+        if created:
+            store.drop_restore(target)
+    return DrillResult(snapshot, newest_available(snapshots), dict(snapshot.row_counts), restored, rto)
 
 
 # --- restore drill job -------------------------------------------------------------------------
@@ -276,12 +354,18 @@ def run_restore_drill(context: dg.OpExecutionContext, config: RestoreDrillConfig
     policy = snapshot_policies()[config.warehouse]
     result = restore_drill(policy, context.resources.snapshots)
     rto_met = result.rto_seconds <= policy.restore_drill.rto_minutes * 60
+    if not result.newest_overall:
+        context.log.warning(
+            f"{policy.name}: drilled {result.snapshot.snapshot_id}, not the newest available snapshot "
+            f"{result.newest.snapshot_id} ({result.newest.kind}), which has no recorded row counts to verify against"
+        )
     context.log_event(
         dg.AssetObservation(
             asset_key=policy.asset_key,
             metadata={
                 "restore_drill_snapshot": result.snapshot.snapshot_id,
                 "restore_drill_newest_snapshot": result.newest_overall,
+                "restore_drill_newest_available": result.newest.snapshot_id,
                 "restore_drill_rto_seconds": round(result.rto_seconds, 3),
                 "restore_drill_rto_target_seconds": policy.restore_drill.rto_minutes * 60,
                 "restore_drill_rto_met": rto_met,

@@ -329,6 +329,64 @@ def test_restore_returns_the_snapshots_state_not_the_current_one(env):
     env.store.drop_restore("dp-drill")
 
 
+def contract_policy(env, **changes):
+    from dataplatform.snapshots import RestoreDrillPolicy, SnapshotPolicy
+
+    spec = dict(
+        name="contract", domain="warehouse_ops", cluster=env.cluster, local_file="warehouse.duckdb", rpo_minutes=60,
+        snapshot_lead_minutes=5, snapshot_timeout_minutes=30, retention_days=7, namespace=NS, snapshot_prefix="dp-rpo",
+        key_tables=tuple(TABLES), restore_drill=RestoreDrillPolicy("0 5 * * 0", "dp-drill", 60),
+    )
+    return SnapshotPolicy(**{**spec, **changes})
+
+
+def test_quota_recovery_prunes_only_what_it_may_then_retries_once(env):
+    from dataplatform.snapshots import take_snapshot
+
+    now = datetime.now(timezone.utc)
+    auto = env.make_automated()
+    for snapshot_id, namespace in (("dp-rpo-a", NS), ("dp-rpo-b", NS), ("other-old", "someone-else")):
+        take(env, snapshot_id, namespace=namespace)
+    for age, snapshot_id in ((40, auto), (31, "dp-rpo-a"), (30, "dp-rpo-b"), (32, "other-old")):
+        env.backdate(snapshot_id, now - timedelta(days=age))
+    if env.kind == "local":
+        env.exceed_quota()  # 3 manual snapshots: pruning one makes room
+    else:
+        calls = env.fail("CreateClusterSnapshot", "ClusterSnapshotQuotaExceeded", times=1)
+    pruned = []
+    taken = take_snapshot(contract_policy(env), env.store, now, log=pruned.append)
+    # dp-rpo-a frees the quota (dp-rpo-b is still the namespace's newest); after the retried
+    # snapshot is available, dp-rpo-b goes too. Automated and other namespaces' snapshots stay.
+    assert taken.pruned == ["dp-rpo-a", "dp-rpo-b"] and len(pruned) == 2
+    assert taken.snapshot.snapshot_id == f"dp-rpo-{now:%Y%m%d-%H%M%S}" and taken.snapshot.available
+    assert sorted(ids(env.store.list_snapshots(env.cluster))) == sorted([auto, "other-old", taken.snapshot.snapshot_id])
+    if env.kind == "aws":
+        assert len(calls) == 2  # the refused create and the one retry
+
+
+def test_a_drill_never_drops_a_scratch_target_it_did_not_create(env):
+    from dataplatform.snapshots import restore_drill
+
+    take(env, "dp-rpo-1")
+    # The scratch target exists already: a concurrent drill's copy, or a real warehouse by mistake.
+    if env.kind == "local":
+        existing = env.store.root / "_restores" / "dp-drill.duckdb"
+        existing.parent.mkdir(parents=True)
+        existing.write_bytes(b"another drill's copy")
+    else:
+        env.client.create_cluster(
+            ClusterIdentifier="dp-drill", NodeType="ra3.xlplus", MasterUsername="admin",
+            MasterUserPassword="Password1", ClusterType="single-node",
+        )
+    with pytest.raises(SnapshotExists):
+        restore_drill(contract_policy(env), env.store)
+    if env.kind == "local":
+        assert existing.read_bytes() == b"another drill's copy"
+    else:
+        (cluster,) = env.client.describe_clusters(ClusterIdentifier="dp-drill")["Clusters"]
+        assert cluster["ClusterStatus"] != "deleting"
+
+
 # aws only: throttling and cluster checks at the HTTP layer.
 
 

@@ -120,3 +120,69 @@ def test_catch_up_runs_the_rpo_sensor(store, warehouse, tmp_path):
             [dg.AssetCheckKey(POLICY.asset_key, "rpo_compliance")]
         )
         assert check[dg.AssetCheckKey(POLICY.asset_key, "rpo_compliance")].status.value == "SUCCEEDED"
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_drill_skips_a_snapshot_without_any_key_table_and_warns_it_is_not_the_newest(warehouse, tmp_path):
+    import logging
+    from datetime import datetime, timedelta, timezone
+
+    t0 = datetime(2026, 11, 22, 4, 0, tzinfo=timezone.utc)
+    clock = Clock(t0)
+    store = LocalSnapshotStore(tmp_path / "snapshots", {POLICY.cluster: warehouse}, clock=clock)
+    expected = independent_counts(warehouse)
+    good = take_snapshot(POLICY, store, t0).snapshot
+    # The key tables are gone (a failed rebuild): the next snapshot records every one as missing.
+    con = duckdb.connect(str(warehouse))
+    con.execute("drop table marts.cloudfront_top_viewers; drop table marts.cloudfront_bandwidth_by_edge")
+    con.close()
+    assert set(independent_counts(warehouse).values()) == {None}
+    clock.now = t0 + timedelta(hours=1)
+    empty = take_snapshot(POLICY, store, clock.now).snapshot
+    assert set(empty.row_counts.values()) == {None}
+
+    with dg.instance_for_test() as instance:
+        result = snapshot_restore_drill.execute_in_process(
+            run_config=DRILL_CONFIG, resources={"snapshots": store}, instance=instance
+        )
+        assert result.success
+        observed = drill_observation(instance, result)
+        warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    # The snapshot with nothing to verify is not drilled; the older one is, and it is flagged.
+    assert observed["restore_drill_snapshot"] == good.snapshot_id
+    assert observed["restore_drill_row_counts"] == expected
+    assert observed["restore_drill_newest_snapshot"] is False
+    assert observed["restore_drill_newest_available"] == empty.snapshot_id
+    assert any(good.snapshot_id in w and empty.snapshot_id in w and "not the newest" in w for w in warnings)
+
+
+def test_drill_with_only_snapshots_of_missing_tables_fails(tmp_path):
+    from datetime import datetime, timezone
+
+    empty_warehouse = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty_warehouse)).close()
+    store = LocalSnapshotStore(tmp_path / "snapshots", {POLICY.cluster: empty_warehouse})
+    take_snapshot(POLICY, store, datetime.now(timezone.utc))
+    result = snapshot_restore_drill.execute_in_process(run_config=DRILL_CONFIG, resources={"snapshots": store}, raise_on_error=False)
+    assert not result.success
+    assert "no available snapshot with recorded row counts" in str(result.failure_data_for_node("run_restore_drill").error.cause.message)
+
+
+def test_drill_keeps_a_scratch_target_it_did_not_create(store, tmp_path):
+    from datetime import datetime, timezone
+
+    take_snapshot(POLICY, store, datetime.now(timezone.utc))
+    concurrent = tmp_path / "snapshots" / "_restores" / f"{POLICY.restore_drill.scratch_target}.duckdb"
+    concurrent.parent.mkdir(parents=True)
+    concurrent.write_bytes(b"a concurrent drill's copy")
+    result = snapshot_restore_drill.execute_in_process(run_config=DRILL_CONFIG, resources={"snapshots": store}, raise_on_error=False)
+    assert not result.success
+    assert "drop it first" in str(result.failure_data_for_node("run_restore_drill").error.cause.message)
+    assert concurrent.read_bytes() == b"a concurrent drill's copy"

@@ -345,3 +345,152 @@ def test_policy_file_loads():
     policies = policy_lib.snapshot_policies()
     assert policies and all(p.rpo_minutes > 0 and p.namespace and p.key_tables for p in policies.values())
     assert snapshot_rpo_sensor().name == "snapshot_rpo"
+
+
+# --- retention independent of snapshot creation (quota recovery, prune-only runs) ---------------
+
+
+def backdated(store, clock, snapshot_id, created, namespace="dataplatform-rpo", kind=MANUAL):
+    clock.now = created
+    tags = {NAMESPACE_TAG: namespace} if namespace else {}
+    store.create_snapshot("dp-test", snapshot_id, tags=tags, key_tables=[], kind=kind)
+
+
+def test_a_reached_quota_is_freed_by_pruning_and_the_snapshot_retried_in_the_same_run(platform, store, clock):
+    tick, run, _ = platform
+    old = T0 - timedelta(days=30)
+    backdated(store, clock, "dp-rpo-a", old)
+    backdated(store, clock, "dp-rpo-b", old + timedelta(hours=1))
+    backdated(store, clock, "theirs-1", old, namespace="another-team")
+    store.manual_snapshot_quota = 3  # reached: 3 manual snapshots
+    clock.now = T0
+    (request,) = tick().run_requests
+    result = run(request)
+    assert result.success
+    # dp-rpo-a (ours, past retention, not our newest) made room and the snapshot was retried; once
+    # it is available, dp-rpo-b is no longer our newest and goes too. Another namespace's stays.
+    assert sorted(s.snapshot_id for s in store.list_snapshots("dp-test")) == ["dp-rpo-20261124-120000", "theirs-1"]
+    metadata = result.asset_materializations_for_node(POLICY.op_name)[0].metadata
+    assert metadata["snapshot_taken"].value == "dp-rpo-20261124-120000"
+    assert metadata["pruned"].value == ["dp-rpo-a", "dp-rpo-b"]
+    assert tick().run_requests == []
+
+
+def test_a_reached_quota_with_nothing_to_prune_fails_and_deletes_nothing(platform, store, clock):
+    tick, run, _ = platform
+    backdated(store, clock, "dp-rpo-recent", T0 - timedelta(days=2))
+    backdated(store, clock, "theirs-old", T0 - timedelta(days=30), namespace="another-team")
+    store.manual_snapshot_quota = 2
+    clock.now = T0
+    (request,) = tick().run_requests
+    failed = run(request)
+    assert not failed.success
+    reason = failed.failure_data_for_node(POLICY.op_name).user_failure_data.description
+    assert "quota" in reason and "nothing pruned" in reason
+    assert sorted(s.snapshot_id for s in store.list_snapshots("dp-test")) == ["dp-rpo-recent", "theirs-old"]
+
+
+def test_a_quota_pruning_cannot_free_is_retried_once_and_reports_what_was_pruned(platform, store, clock, monkeypatch):
+    tick, run, _ = platform
+    old = T0 - timedelta(days=30)
+    backdated(store, clock, "dp-rpo-a", old)
+    backdated(store, clock, "dp-rpo-b", old + timedelta(hours=1))
+    backdated(store, clock, "theirs-1", old, namespace="another-team")
+    store.manual_snapshot_quota = 2  # pruning dp-rpo-a leaves 2: still at the quota
+    attempts = []
+    real_create = store.create_snapshot
+    monkeypatch.setattr(store, "create_snapshot", lambda *a, **k: attempts.append(a[1]) or real_create(*a, **k))
+    clock.now = T0
+    (request,) = tick().run_requests
+    failed = run(request)
+    assert not failed.success
+    assert attempts == ["dp-rpo-20261124-120000"] * 2  # the refused create and one retry
+    reason = failed.failure_data_for_node(POLICY.op_name).user_failure_data.description
+    assert "pruned dp-rpo-a to free the quota" in reason and "quota of 2" in reason
+    assert sorted(s.snapshot_id for s in store.list_snapshots("dp-test")) == ["dp-rpo-b", "theirs-1"]
+
+
+def test_retention_is_enforced_when_automated_snapshots_keep_the_rpo(platform, store, clock):
+    tick, run, _ = platform
+    old = T0 - timedelta(days=30)
+    for n, snapshot_id in enumerate(("dp-rpo-a", "dp-rpo-b", "dp-rpo-c")):
+        backdated(store, clock, snapshot_id, old + timedelta(hours=n))
+    backdated(store, clock, "theirs-1", old, namespace="another-team")
+    backdated(store, clock, "auto-old", old, namespace=None, kind=AUTOMATED)
+    backdated(store, clock, "auto-new", T0 - timedelta(minutes=10), namespace=None, kind=AUTOMATED)
+    clock.now = T0
+    first = tick()
+    (request,) = first.run_requests  # no snapshot is due (auto-new is 10 min old): a prune-only run
+    assert request.run_key.startswith("snapshot-prune:warehouse:")
+    assert [c.passed for c in check_events(first)] == [True]
+    result = run(request)
+    assert result.success
+    assert sorted(s.snapshot_id for s in store.list_snapshots("dp-test")) == [
+        "auto-new", "auto-old", "dp-rpo-c", "theirs-1"]  # no snapshot was taken
+    assert sorted(result.asset_materializations_for_node(POLICY.op_name)[0].metadata["pruned"].value) == [
+        "dp-rpo-a", "dp-rpo-b"]
+    assert tick().run_requests == []  # nothing left to prune
+
+
+def test_prune_run_key_follows_the_candidate_set_and_failed_runs_are_retried():
+    old = T0 - timedelta(days=30)
+    fresh = snap("auto", T0 - timedelta(minutes=5), AUTOMATED, None)
+    two = ListStore([snap("a", old), snap("b", old + timedelta(hours=1)), snap("c", old + timedelta(hours=2)), fresh])
+    one = ListStore([snap("b", old + timedelta(hours=1)), snap("c", old + timedelta(hours=2)), fresh])
+    states = {}
+
+    def keys(store):
+        return [r.run_key for r in evaluate_policy(POLICY, store, T0, TICK, states.get)[0]]
+
+    (key,) = keys(two)
+    assert key.startswith("snapshot-prune:warehouse:") and keys(two) == [key]
+    (other,) = keys(one)
+    assert other != key
+    states[key] = (RUNNING, None)
+    assert keys(two) == []
+    states[key] = (FAILED, T0 - timedelta(seconds=30))
+    assert keys(two) == []
+    states[key] = (FAILED, T0 - TICK)
+    assert keys(two) == [key + "#2"]
+    # Nothing past retention (or only what is protected): no prune run.
+    assert keys(ListStore([snap("c", old), fresh])) == []
+    # A listing error: no run at all (nothing is deleted after a listing error).
+    assert evaluate_policy(POLICY, ThrottledStore(), T0, TICK, states.get)[0] == []
+
+
+# --- the restore drill's policy: the scratch target is never a warehouse ------------------------
+
+
+def drill_config(**scratch_targets) -> dict:
+    def spec(cluster, local_file, scratch):
+        return {"domain": "warehouse_ops", "cluster": cluster, "local_file": local_file, "rpo_minutes": 60,
+                "retention_days": 7, "namespace": f"ns-{cluster}", "snapshot_prefix": cluster,
+                "restore_drill": {"cron": "0 5 * * 0", "scratch_target": scratch, "rto_minutes": 60}}
+
+    return {"warehouses": {
+        "one": spec("dp-one", "one.duckdb", scratch_targets.get("one", "dp-one-drill")),
+        "two": spec("dp-two", "two-wh.duckdb", scratch_targets.get("two", "dp-two-drill")),
+    }}
+
+
+def test_a_scratch_target_naming_a_warehouse_is_refused_when_policies_load():
+    assert set(policy_lib.policies_from_config(drill_config())) == {"one", "two"}
+    with pytest.raises(ValueError, match="one: restore_drill.scratch_target 'dp-one' is the cluster of one"):
+        policy_lib.policies_from_config(drill_config(one="dp-one"))
+    with pytest.raises(ValueError, match="two: restore_drill.scratch_target 'dp-one' is the cluster of one"):
+        policy_lib.policies_from_config(drill_config(two="dp-one"))
+    with pytest.raises(ValueError, match="scratch_target 'two-wh' is the local file of two"):
+        policy_lib.policies_from_config(drill_config(one="two-wh"))
+    with pytest.raises(ValueError, match="scratch_target 'dp-shared' is also the scratch target of one"):
+        policy_lib.policies_from_config(drill_config(one="dp-shared", two="dp-shared"))
+
+
+# --- the restore drill's verdict -----------------------------------------------------------------
+
+
+def test_a_drill_with_no_recorded_count_is_not_verified():
+    missing = {"marts.a": None, "marts.b": None}
+    nothing = policy_lib.DrillResult(snap("a", T0), None, missing, dict(missing), 1.0)
+    assert not nothing.verified and nothing.mismatches == {}
+    some = policy_lib.DrillResult(snap("a", T0), None, {"marts.a": 3, "marts.b": None}, {"marts.a": 3, "marts.b": None}, 1.0)
+    assert some.verified
