@@ -184,3 +184,30 @@ def test_drug_doses_keep_value_and_unit(clinical_build):
     expected = Counter(p["DOSE_UNIT_RX"] for p in prescriptions)
     assert units == dict(expected)
     assert empty_sig == sum(p["DOSE_VAL_RX"] is None and p["DOSE_UNIT_RX"] is None for p in prescriptions)
+
+
+def test_icu_events_point_at_the_stay_they_happened_in(clinical_build):
+    """A chart event's visit_detail is the transfer row (not a discharge) of its admission whose
+    [INTIME, OUTTIME) holds the event time; computed here from the delivered tables."""
+    stays = defaultdict(list)
+    for transfer in rows(clinical_build.tables["TRANSFERS"]):
+        if transfer["EVENTTYPE"] != "discharge" and transfer["OUTTIME"] is not None:
+            stays[transfer["HADM_ID"]].append(transfer)
+    expected = Counter()
+    for event in rows(clinical_build.tables["CHARTEVENTS"]):
+        if event["ERROR"] == 1:
+            continue
+        hits = [s["ROW_ID"] for s in stays[event["HADM_ID"]] if s["INTIME"] <= event["CHARTTIME"] < s["OUTTIME"]]
+        expected[min(hits) if hits else None] += 1
+    with duckdb.connect(str(clinical_build.warehouse), read_only=True) as con:
+        # Chart events are the rows whose source concept is a MIMIC d_items concept.
+        actual = Counter(dict(con.execute(
+            "select visit_detail_id, count(*) from ("
+            " select visit_detail_id from omop_cdm.measurement"
+            " where measurement_source_concept_id between 2000400000 and 2000499999"
+            " union all select visit_detail_id from omop_cdm.observation"
+            " where observation_source_concept_id between 2000400000 and 2000499999"
+            ") as charts group by 1"
+        ).fetchall()))
+    assert sum(expected.values()) > 0 and expected[None] < sum(expected.values())
+    assert sorted(actual.items(), key=str) == sorted(expected.items(), key=str)

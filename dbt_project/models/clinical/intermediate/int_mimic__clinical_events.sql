@@ -1,7 +1,8 @@
-{#- Every MIMIC record that becomes a CDM event, in one shape: who, when, which visit, the source
-    code to look up (vocabulary + code), the domain to use when the code is not in the
-    vocabulary at all, and the values. Exclusions (documented in the YAML): chart events a
-    caregiver marked as errors. -#}
+{#- Every MIMIC record that becomes a CDM event, in one shape: who, when, which visit and which
+    stay in a care unit (labs, charts and prescriptions: the stay whose [in, out) holds the
+    event time), the source code to look up (vocabulary + code), the domain to use when the
+    code is not in the vocabulary at all, and the values. Exclusions (documented in the YAML):
+    chart events a caregiver marked as errors. -#}
 with
 
 admissions as (
@@ -26,6 +27,11 @@ chartevents as (
 
 prescriptions as (
     select * from {{ ref('stg_mimic__prescriptions') }}
+),
+
+stays as (
+    select * from {{ ref('stg_mimic__transfers') }}
+    where eventtype <> 'discharge'
 ),
 
 diagnosis_events as (
@@ -151,7 +157,7 @@ drug_events as (
     from prescriptions
 ),
 
-final as (
+all_events as (
     select * from diagnosis_events
     union all
     select * from procedure_events
@@ -161,6 +167,32 @@ final as (
     select * from chart_events
     union all
     select * from drug_events
+),
+
+in_stays as (
+    select
+        all_events.event_source,
+        all_events.source_row_id,
+        min(stays.transfer_id) as visit_detail_id
+    from all_events
+    inner join stays
+        on
+            all_events.visit_occurrence_id = stays.hadm_id
+            and all_events.start_datetime >= stays.intime
+            and all_events.start_datetime < stays.outtime
+    where all_events.event_source in ('labevents', 'chartevents', 'prescriptions')
+    group by all_events.event_source, all_events.source_row_id
+),
+
+final as (
+    select
+        all_events.*,
+        in_stays.visit_detail_id
+    from all_events
+    left join in_stays
+        on
+            all_events.event_source = in_stays.event_source
+            and all_events.source_row_id = in_stays.source_row_id
 )
 
 select * from final

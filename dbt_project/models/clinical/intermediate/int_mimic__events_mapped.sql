@@ -34,6 +34,7 @@ mapped as (
         events.dose_source_value,
         events.dose_unit_source_value,
         events.seq_num,
+        events.visit_detail_id,
         coalesce(source_to_standard.target_concept_id, 0) as concept_id,
         coalesce(source_to_standard.source_concept_id, 0) as source_concept_id,
         coalesce(source_to_standard.target_domain_id, events.default_domain_id) as domain_id
@@ -65,6 +66,7 @@ final as (
         dose_source_value,
         dose_unit_source_value,
         seq_num,
+        visit_detail_id,
         concept_id,
         source_concept_id,
         domain_id,

@@ -19,7 +19,7 @@ final as (
         cast(null as varchar) as stop_reason,
         provider_id,
         visit_occurrence_id,
-        cast(null as integer) as visit_detail_id,
+        visit_detail_id,
         source_value as condition_source_value,
         source_concept_id as condition_source_concept_id,
         cast(seq_num as varchar) as condition_status_source_value

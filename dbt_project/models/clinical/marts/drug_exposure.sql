@@ -26,7 +26,7 @@ final as (
         cast(null as varchar) as lot_number,
         provider_id,
         visit_occurrence_id,
-        cast(null as integer) as visit_detail_id,
+        visit_detail_id,
         substring(source_value, 1, 50) as drug_source_value,
         source_concept_id as drug_source_concept_id,
         substring(route_source_value, 1, 50) as route_source_value,

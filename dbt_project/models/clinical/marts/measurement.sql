@@ -28,7 +28,7 @@ final as (
         cast(null as {{ type_double() }}) as range_high,
         events.provider_id,
         events.visit_occurrence_id,
-        cast(null as integer) as visit_detail_id,
+        events.visit_detail_id,
         events.source_value as measurement_source_value,
         events.source_concept_id as measurement_source_concept_id,
         events.unit_source_value,

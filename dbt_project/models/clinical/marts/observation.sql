@@ -26,7 +26,7 @@ final as (
         case when events.unit_source_value is not null then coalesce(units.unit_concept_id, 0) end as unit_concept_id,
         events.provider_id,
         events.visit_occurrence_id,
-        cast(null as integer) as visit_detail_id,
+        events.visit_detail_id,
         events.source_value as observation_source_value,
         events.source_concept_id as observation_source_concept_id,
         events.unit_source_value,

@@ -19,7 +19,7 @@ final as (
         cast(null as integer) as quantity,
         provider_id,
         visit_occurrence_id,
-        cast(null as integer) as visit_detail_id,
+        visit_detail_id,
         source_value as procedure_source_value,
         source_concept_id as procedure_source_concept_id,
         cast(null as varchar) as modifier_source_value
