@@ -5,9 +5,8 @@ import json
 
 import dagster as dg
 
-from assets.clinical.assets import LANDING_KEY, REJECTS_KEY, clinical_raw, raw_key
-from assets.clinical.delivery import complete_deliveries
-from assets.clinical.format import TABLES
+from assets.clinical.assets import DELIVERY_TAG, LANDING_KEY, clinical_raw
+from assets.clinical.delivery import newest_complete_delivery
 
 RUN_KEY_PREFIX = "mimic"
 
@@ -18,7 +17,7 @@ def run_key(delivery_id: str, fingerprint: str) -> str:
 
 @dg.sensor(
     name="clinical_delivery_sensor",
-    asset_selection=[*(raw_key(t) for t in TABLES), REJECTS_KEY],
+    asset_selection=list(clinical_raw.keys),
     minimum_interval_seconds=60,
     required_resource_keys={"lake"},
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -27,10 +26,10 @@ def clinical_delivery_sensor(context: dg.SensorEvaluationContext):
     """Cursor: the run key of the newest delivery requested. Only the newest complete delivery
     is loaded (deliveries are full snapshots); a re-delivered manifest or file gets a new run key."""
     skipped: list[str] = []
-    complete = complete_deliveries(context.resources.lake, skipped.append)
-    if not complete:
+    newest = newest_complete_delivery(context.resources.lake, skipped.append)
+    if newest is None:
         return dg.SkipReason("; ".join(skipped) or "no delivery manifests in the clinical landing zone")
-    manifest, fingerprint = complete[-1]
+    manifest, fingerprint = newest
     key = run_key(manifest.delivery_id, fingerprint)
     if key == context.cursor:
         return dg.SkipReason(f"delivery {manifest.delivery_id} already requested")
@@ -40,7 +39,7 @@ def clinical_delivery_sensor(context: dg.SensorEvaluationContext):
                 run_key=key,
                 asset_selection=list(clinical_raw.keys),
                 run_config={"ops": {clinical_raw.op.name: {"config": {"delivery_id": manifest.delivery_id}}}},
-                tags={"dataplatform/delivery_id": manifest.delivery_id},
+                tags={DELIVERY_TAG: manifest.delivery_id},
             )
         ],
         asset_events=[

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.clinical.delivery import DeliveryError, Manifest, complete_deliveries
+from assets.clinical.delivery import DeliveryError, Manifest, newest_complete_delivery
 from assets.clinical.format import LANDING_BUCKET, RAW_BUCKET, RAW_DATABASE, RAW_PREFIX, TABLES, raw_name
 from assets.clinical.ingest import REJECT_COLUMNS, load_table, sha256_of
 from dataplatform.governance.policies import python_asset_spec
@@ -17,7 +17,7 @@ from dataplatform.resources.catalog import Table
 DOMAIN = "clinical"
 LANDING_KEY = dg.AssetKey(["landing", DOMAIN, "mimic_deliveries"])
 REJECTS_KEY = dg.AssetKey(["raw", DOMAIN, "mimic_rejects"])
-DELIVERY_TAG = "dataplatform/delivery_id"
+DELIVERY_TAG = "dataplatform/delivery_id"  # on load runs: which delivery they load
 
 _GLUE_TYPES = {"INTEGER": "int", "DOUBLE": "double", "TIMESTAMP": "timestamp", "VARCHAR": "string"}
 
@@ -45,13 +45,11 @@ class MimicDelivery(dg.Config):
 
 
 def _chosen(lake, delivery_id: str, log) -> Manifest:
-    complete = [manifest for manifest, _ in complete_deliveries(lake, log)]
-    if delivery_id:
-        complete = [m for m in complete if m.delivery_id == delivery_id]
-    if not complete:
+    found = newest_complete_delivery(lake, log, delivery_id)
+    if found is None:
         which = f"delivery {delivery_id!r}" if delivery_id else "any delivery"
         raise DeliveryError(f"no complete MIMIC delivery for {which} in {lake.uri(LANDING_BUCKET, 'clinical/mimic/')}")
-    return complete[-1]
+    return found[0]
 
 
 @dg.multi_asset(
@@ -124,7 +122,7 @@ def clinical_raw(context: dg.AssetExecutionContext, config: MimicDelivery):
 
 
 def _reject_columns() -> list[tuple[str, str]]:
-    return [(name, "bigint" if kind == "bigint" else "string") for name, kind, _ in REJECT_COLUMNS]
+    return [(name, kind) for name, kind, _ in REJECT_COLUMNS]
 
 
 def _publish(lake, catalog, name: str, columns, path: Path) -> None:

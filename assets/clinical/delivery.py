@@ -81,24 +81,29 @@ def manifest_keys(lake) -> list[str]:
     )
 
 
-def complete_deliveries(lake, log=lambda message: None) -> list[tuple[Manifest, str]]:
-    """(manifest, fingerprint) of every complete delivery, oldest first; incomplete and invalid
-    ones are reported through `log` and left for a later look. The fingerprint hashes the ETags
-    of the manifest and of every file it lists, so a re-uploaded file is a new delivery state."""
-    complete = []
+def newest_complete_delivery(lake, log=lambda message: None, delivery_id: str = "") -> tuple[Manifest, str] | None:
+    """The newest complete delivery (or the one with `delivery_id`) and its fingerprint, or None.
+    Incomplete and invalid deliveries are reported through `log` and left for a later look.
+
+    Every manifest is read (they are small); delivery folders are listed newest first only until
+    a complete one is found, since listing may cost a hash per file (the local store's ETags).
+    The fingerprint hashes the ETags of the manifest and of every file it lists, so a
+    re-uploaded file is a new delivery state."""
+    candidates = []
     for key in manifest_keys(lake):
-        prefix = key[: -len(MANIFEST_NAME)]
-        objects = {info.key: info for info in lake.list(LANDING_BUCKET, prefix)}
-        sizes = {name: info.size for name, info in objects.items()}
         try:
             manifest = parse_manifest(lake.get(LANDING_BUCKET, key), key)
         except DeliveryError as error:
             log(str(error))
             continue
-        problems = missing_parts(manifest, sizes)
+        if not delivery_id or manifest.delivery_id == delivery_id:
+            candidates.append((manifest, key))
+    for manifest, key in sorted(candidates, key=lambda pair: (pair[0].created_at, pair[0].delivery_id), reverse=True):
+        objects = {info.key: info for info in lake.list(LANDING_BUCKET, key[: -len(MANIFEST_NAME)])}
+        problems = missing_parts(manifest, {name: info.size for name, info in objects.items()})
         if problems:
             log(f"delivery {manifest.delivery_id} incomplete: {'; '.join(problems[:5])}")
             continue
         state = [objects[key].etag, *(objects[entry.key].etag for entry in manifest.files)]
-        complete.append((manifest, hashlib.sha256("\n".join(state).encode()).hexdigest()[:32]))
-    return sorted(complete, key=lambda pair: (pair[0].created_at, pair[0].delivery_id))
+        return manifest, hashlib.sha256("\n".join(state).encode()).hexdigest()[:32]
+    return None
