@@ -18,7 +18,6 @@ import json
 from collections.abc import Callable
 
 import dagster as dg
-from dagster._core.storage.dagster_run import RunsFilter
 
 from dataplatform.streams import StreamPolicy
 
@@ -129,7 +128,7 @@ def _has_records_after(store, policy: StreamPolicy, shard, checkpoints: dict[str
 
 
 def _run_state(instance: dg.DagsterInstance, run_key: str) -> str | None:
-    runs = instance.get_runs(filters=RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
     if not runs:
         return None
     status = runs[0].status

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-from dagster._core.storage.dagster_run import RunsFilter
 
 from dataplatform import snapshots as policy_lib
 from dataplatform.resources.snapshots import ClusterNotFound, SnapshotError
@@ -147,7 +146,7 @@ def evaluate(
 
 
 def _run_state(instance: dg.DagsterInstance, run_key: str) -> tuple[str, datetime | None] | None:
-    records = instance.get_run_records(filters=RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
+    records = instance.get_run_records(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
     if not records:
         return None
     record = records[0]

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.dagster_run import RunsFilter
 
 RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
 
@@ -51,7 +50,7 @@ class CursorStore:
 
 def _already_succeeded(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> bool:
     runs = instance.get_runs(
-        filters=RunsFilter(
+        filters=dg.RunsFilter(
             tags={SENSOR_TAG: sensor_name, RUN_KEY_TAG: run_key}, statuses=[dg.DagsterRunStatus.SUCCESS]
         ),
         limit=1,

@@ -49,7 +49,7 @@ def _sample_spec(domain: str, args: argparse.Namespace):
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from dataplatform.environments import resources
+    from dataplatform.environments import ports as resources
 
     lake = resources()["lake"]
     for domain in args.domains:
@@ -157,7 +157,7 @@ STREAMS = {"cloudfront-realtime": "cloudfront_realtime", "web-analytics": "web_a
 def cmd_produce(args: argparse.Namespace) -> int:
     """Publish sample records to a stream, as fast as the stream takes them (event times
     span --seconds ending now), with optional producer retries (duplicates) and late records."""
-    from dataplatform.environments import resources
+    from dataplatform.environments import ports as resources
     from dataplatform.streams import streams
 
     policy = streams()[STREAMS[args.stream]]
@@ -195,7 +195,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_retention(args: argparse.Namespace) -> int:
     """What the scheduled partition_retention job does, from the terminal."""
-    from dataplatform.environments import resources
+    from dataplatform.environments import ports as resources
     from dataplatform.landing_zones import zones
     from dataplatform.retention import apply_retention
 

@@ -9,6 +9,7 @@ model's first folder) and owners, kinds and classification come from platform/po
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Mapping
 from functools import cache
@@ -19,6 +20,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dataplatform import settings
+from dataplatform.automation import derived_condition
 from dataplatform.dq_summary import dq_summary_events
 from dataplatform.governance.policies import governed_spec
 
@@ -50,7 +52,7 @@ def dbt_project() -> DbtProject:
     if _manifest_is_stale(project):
         # A fresh clone has no manifest, and an edited project an outdated one: asset
         # definitions must describe the models dbt will actually run.
-        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
@@ -86,7 +88,7 @@ class Translator(DagsterDbtTranslator):
             for name, column in props.get("columns", {}).items()
         ]
         return governed_spec(spec.replace_attributes(key=key), domain, columns).replace_attributes(
-            automation_condition=dg.AutomationCondition.eager()
+            automation_condition=derived_condition()
         )
 
 
@@ -142,9 +144,16 @@ def _keep_partial_parse_cache(project: DbtProject, target: str | None, target_pa
         os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
 
 
+def dbt_executable() -> str:
+    """dbt from the running interpreter's environment: a console script run by its absolute path
+    (cron, systemd, an unactivated venv) has no venv `bin/` on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), target=dbt_target())
+    return DbtCliResource(project_dir=dbt_project(), target=dbt_target(), dbt_executable=dbt_executable())
 
 
 def dbt_warehouse_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), target=warehouse_target())
+    return DbtCliResource(project_dir=dbt_project(), target=warehouse_target(), dbt_executable=dbt_executable())

@@ -9,7 +9,7 @@ from assets.cloudfront.realtime import realtime_ranges
 from assets.vpc_flow import assets as vpc_flow
 from assets.warehouse_ops import assets as warehouse_ops
 from assets.web_analytics import assets as web_analytics
-from dataplatform import environments
+from dataplatform import automation, environments
 from dataplatform.dbt import build_dbt_assets
 from dataplatform.retention import partition_retention, retention_schedule
 from dataplatform.snapshots import restore_drill_schedules, snapshot_restore_drill
@@ -24,24 +24,9 @@ from sensors.snapshot_rpo import snapshot_rpo_sensor
 SENSOR_DRIVEN = {key for policy in streams().values() for key in policy.asset_keys} | set(clinical_raw.keys)
 
 
-PARTIAL_INPUTS_OK = "dataplatform/partial_inputs_ok"
-
-
-def _downstream_is_eager(spec: dg.AssetSpec) -> dg.AssetSpec:
-    """Global policy: anything computed from other assets refreshes when they change, once
-    all its inputs exist (assets tagged partial_inputs_ok also run on some of them).
-    Raw assets are driven by the arrival, checkpoint and delivery sensors instead."""
-    if spec.partitions_def is not None or spec.key in SENSOR_DRIVEN:
-        return spec
-    condition = dg.AutomationCondition.eager()
-    if spec.tags.get(PARTIAL_INPUTS_OK) == "true":
-        condition = condition.without(~dg.AutomationCondition.any_deps_missing())
-    return spec.replace_attributes(automation_condition=spec.automation_condition or condition)
-
-
 def build_definitions() -> dg.Definitions:
     python_assets = dg.map_asset_specs(
-        _downstream_is_eager,
+        lambda spec: automation.apply_policy(spec, SENSOR_DRIVEN),
         [
             cloudfront.landing_access_logs,
             cloudfront.cloudfront_raw,
@@ -57,7 +42,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*python_assets, *build_dbt_assets(), *warehouse_ops.assets],
         sensors=[*landing_sensors, *(checkpoint_sensor(policy) for policy in streams().values()), snapshot_rpo_sensor(),
-                 clinical_delivery_sensor],
+                 clinical_delivery_sensor, automation.automation_sensor()],
         jobs=[partition_retention, snapshot_restore_drill],
         schedules=[retention_schedule, *restore_drill_schedules()],
         resources=environments.resources(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 from dataplatform import settings
-from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
@@ -20,11 +19,12 @@ from dataplatform.resources.stream import KinesisStreamStore, LocalStreamStore
 from dataplatform.snapshots import snapshot_policies
 
 
-def resources(environment: str | None = None) -> dict:
+def ports(environment: str | None = None) -> dict:
+    """The service ports alone: what sampling, producing, summaries and retention need (no dbt)."""
     environment = environment or settings.environment()
     if environment == "local":
         home = settings.home()
-        ports = {
+        adapters = {
             "lake": LocalObjectStore(settings.lake_root()),
             "catalog": LocalCatalog(settings.catalog_path()),
             "stream": LocalStreamStore(home / "streams.sqlite"),
@@ -38,7 +38,7 @@ def resources(environment: str | None = None) -> dict:
         import boto3
 
         prefix = os.environ["DATAPLATFORM_S3_BUCKET_PREFIX"]
-        ports = {
+        adapters = {
             "lake": S3ObjectStore(boto3.client("s3"), bucket_prefix=prefix),
             "catalog": GlueCatalog(boto3.client("glue")),
             "stream": KinesisStreamStore(boto3.client("kinesis")),
@@ -48,4 +48,11 @@ def resources(environment: str | None = None) -> dict:
                 boto3.client("redshift"), redshift_row_counter_from_env(boto3.client("redshift-data"))
             ),
         }
-    return {**ports, "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}
+    return adapters
+
+
+def resources(environment: str | None = None) -> dict:
+    """Everything the code location binds: the ports plus the dbt invocations (which parse the project)."""
+    from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
+
+    return {**ports(environment), "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}

@@ -94,7 +94,7 @@ def _print_warehouse(console: Console, path, schemas: tuple[str, ...], kpi_queri
 
 def _print_serving(console: Console) -> None:
     """The key-value serving layer and the alerts outbox of the web-analytics stream."""
-    from dataplatform.environments import resources
+    from dataplatform.environments import ports as resources
 
     ports = resources()
     try:

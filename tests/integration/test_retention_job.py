@@ -12,7 +12,7 @@ from dataplatform.retention import partition_retention
 
 
 def test_retention_job_drops_expired_partitions(home):
-    ports = environments.resources()
+    ports = environments.ports()
     old = (datetime.now(timezone.utc) - timedelta(days=120)).replace(minute=0, second=0, microsecond=0)
     recent = old + timedelta(days=100)
     for start in (old, recent):

@@ -13,7 +13,6 @@ from urllib.parse import unquote
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.storage.dagster_run import RunsFilter
 
 from assets.cloudfront.realtime_format import parse_record
 from assets.cloudfront.realtime_sample import RealtimeSpec, records
@@ -211,7 +210,7 @@ def test_windows_and_counters_are_exactly_once_through_crash_restart_and_replay(
         job = defs.resolve_implicit_global_asset_job_def()
         for policy in (CLOUDFRONT, WEB):
             (first_run,) = instance.get_runs(
-                filters=RunsFilter(tags={"dataplatform/stream": policy.name}, statuses=[dg.DagsterRunStatus.SUCCESS]),
+                filters=dg.RunsFilter(tags={"dataplatform/stream": policy.name}, statuses=[dg.DagsterRunStatus.SUCCESS]),
                 limit=1, ascending=True,
             )
             assert job.execute_in_process(
