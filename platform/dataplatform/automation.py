@@ -8,6 +8,8 @@ nothing eager would ever run: the code location defines its own, RUNNING by defa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import dagster as dg
 
 AUTOMATION_SENSOR = "automation"
@@ -19,22 +21,71 @@ AUTOMATION_RUN_TAGS = {WRITER_TAG: "automation"}
 PARTIAL_INPUTS_OK = "dataplatform/partial_inputs_ok"
 
 
-def derived_condition(partial_inputs_ok: bool = False) -> dg.AutomationCondition:
-    """Anything computed from other assets refreshes when they change, once all its inputs
-    exist (or, tagged partial_inputs_ok, on some of them)."""
-    condition = dg.AutomationCondition.eager()
-    if partial_inputs_ok:
-        condition = condition.without(~dg.AutomationCondition.any_deps_missing())
-    return condition
+def inputs_missing(partitioned_deps: Iterable[dg.AssetKey] = ()) -> dg.AutomationCondition:
+    """An input was never materialised (and will not be on this tick).
+
+    Dagster's `any_deps_missing()` maps a partitioned input through all its partitions: an
+    unpartitioned model over hourly raw data would count as missing an input for as long as any
+    hour since the partitions' start lacks a file, i.e. forever. Partitioned inputs are missing
+    here only when none of their partitions was ever materialised."""
+    partitioned = sorted(set(partitioned_deps), key=lambda key: key.to_user_string())
+    condition = dg.AutomationCondition.any_deps_missing()
+    if partitioned:
+        condition = condition.ignore(dg.AssetSelection.assets(*partitioned))
+    for key in partitioned:
+        materialised = dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing()).allow(
+            dg.AssetSelection.assets(key)
+        )
+        condition = condition | ~materialised
+    return condition.with_label("an input never materialised")
 
 
-def apply_policy(spec: dg.AssetSpec, sensor_driven: set[dg.AssetKey]) -> dg.AssetSpec:
-    """Global policy: derived assets are eager; raw (partitioned or sensor-driven) assets are
+def derived_condition(
+    partial_inputs_ok: bool = False, partitioned_deps: Iterable[dg.AssetKey] = ()
+) -> dg.AutomationCondition:
+    """Anything computed from other assets refreshes when an input changes, and is built when
+    missing, once all its inputs exist (tagged partial_inputs_ok: once any does).
+
+    This is Dagster's `eager()` except that (1) the first evaluation counts: `eager()` resets on
+    its initial evaluation, so assets missing when automation starts (reference seeds, models over
+    data delivered before the first tick) would never be built on a fresh deployment; here only a
+    request or an update of the asset itself resets it; (2) partitioned inputs count as present
+    once any partition is (`inputs_missing`).
+    """
+    handled = (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()).with_label(
+        "requested or updated"
+    )
+    trigger = dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
+    condition = (
+        dg.AutomationCondition.in_latest_time_window()
+        & trigger.since(handled)
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    )
+    if not partial_inputs_ok:
+        condition = condition & ~inputs_missing(partitioned_deps)
+    return condition.with_label("eager, from the first evaluation" + (" (partial inputs)" if partial_inputs_ok else ""))
+
+
+def apply_policy(assets: Sequence, sensor_driven: set[dg.AssetKey]) -> list:
+    """Global policy over every asset of the code location: derived assets (unpartitioned, not
+    driven by a sensor) carry `derived_condition`; raw (partitioned or sensor-driven) assets are
     materialised by the arrival, checkpoint and delivery sensors instead."""
-    if spec.partitions_def is not None or spec.key in sensor_driven:
-        return spec
-    partial = spec.tags.get(PARTIAL_INPUTS_OK) == "true"
-    return spec.replace_attributes(automation_condition=spec.automation_condition or derived_condition(partial))
+    specs = [spec for item in assets for spec in _specs(item)]
+    partitioned = {spec.key for spec in specs if spec.partitions_def is not None}
+
+    def policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if spec.partitions_def is not None or spec.key in sensor_driven or spec.automation_condition is not None:
+            return spec
+        deps = {dep.asset_key for dep in spec.deps} & partitioned
+        condition = derived_condition(spec.tags.get(PARTIAL_INPUTS_OK) == "true", deps)
+        return spec.replace_attributes(automation_condition=condition)
+
+    return dg.map_asset_specs(policy, list(assets))
+
+
+def _specs(item) -> list[dg.AssetSpec]:
+    return [item] if isinstance(item, dg.AssetSpec) else list(item.specs)
 
 
 def automation_sensor() -> dg.AutomationConditionSensorDefinition:

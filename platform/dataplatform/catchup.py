@@ -1,23 +1,30 @@
-"""`dataplatform catch-up`: what the sensor daemon and the automation daemon would do, in
-process, until nothing is pending.
+"""`dataplatform catch-up`: what Dagster's sensor daemon and automation daemon would do, in
+process, until nothing is pending - with Dagster's own evaluation, not a copy of its rules.
 
-Each pass evaluates every sensor once with its stored cursor and executes the runs it
-requests (skipping run keys that already ran, as the daemon does). A sensor's cursor is
-stored only after all of its runs succeeded, so a failed range is requested again next
-time. After the sensors, everything downstream of what was materialised is brought up to
-date in one run: a day of files costs one dbt invocation, not one per hour.
+Each pass:
+1. evaluates every sensor once with its stored cursor (`evaluate_tick`) and executes the runs it
+   requests, skipping run keys that already succeeded, as the daemon does. A sensor's cursor is
+   stored only after all of its runs succeeded, so a failed range is requested again next time;
+2. evaluates the code location's automation conditions (`dg.evaluate_automation_conditions`,
+   its cursor persisted between calls, as the automation sensor keeps its own) and executes what
+   they request: every unpartitioned asset in one run (a day of files costs one dbt invocation),
+   partitioned ones per partition.
+Passes repeat until neither requests anything. Cursors live in the Dagster instance's key-value
+storage (`dataplatform/catch-up/...`), so they travel with the instance (SQLite or Postgres).
 """
 
 from __future__ import annotations
 
-import json
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
+from dataplatform.automation import AUTOMATION_RUN_TAGS, AUTOMATION_SENSOR
+
 RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
+CURSOR_PREFIX = "dataplatform/catch-up/"
 
 
 @dataclass
@@ -28,84 +35,53 @@ class CatchUpSummary:
     skipped_run_keys: int = 0
     materialized: set[dg.AssetKey] = field(default_factory=set)
     partitions: int = 0
-    dbt_invocations: int = 0
+    automation_runs: int = 0
 
 
-class CursorStore:
-    """Sensor cursors of catch-up, in a JSON file next to the Dagster instance."""
+class InstanceCursors:
+    """catch-up's sensor cursors and automation cursor, in the instance's key-value storage."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, instance: dg.DagsterInstance):
+        self.storage = instance.run_storage
 
     def get(self, name: str) -> str | None:
-        return json.loads(self.path.read_text()).get(name) if self.path.exists() else None
+        return self.storage.get_cursor_values({CURSOR_PREFIX + name}).get(CURSOR_PREFIX + name) or None
 
     def put(self, name: str, cursor: str | None) -> None:
-        state = json.loads(self.path.read_text()) if self.path.exists() else {}
-        state[name] = cursor
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=1))
-        tmp.replace(self.path)
+        self.storage.set_cursor_values({CURSOR_PREFIX + name: cursor or ""})
 
 
 def _already_succeeded(instance: dg.DagsterInstance, sensor_name: str, run_key: str) -> bool:
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(
-            tags={SENSOR_TAG: sensor_name, RUN_KEY_TAG: run_key}, statuses=[dg.DagsterRunStatus.SUCCESS]
-        ),
-        limit=1,
+    filters = dg.RunsFilter(
+        tags={SENSOR_TAG: sensor_name, RUN_KEY_TAG: run_key}, statuses=[dg.DagsterRunStatus.SUCCESS]
     )
-    return bool(runs)
+    return bool(instance.get_runs(filters=filters, limit=1))
 
 
-def _missing_input(key: dg.AssetKey, asset_graph, instance: dg.DagsterInstance, refreshing: set) -> bool:
-    """As the eager automation condition: a direct parent never materialised (and not about to
-    be, in the same refresh) holds an asset back, unless it is tagged partial_inputs_ok."""
-    node = asset_graph.get(key)
-    if node.tags.get("dataplatform/partial_inputs_ok") == "true":
-        return False
-    return any(
-        asset_graph.get(parent).is_materializable
-        and parent not in refreshing
-        and instance.get_latest_materialization_event(parent) is None
-        for parent in node.parent_keys
-    )
-
-
-def _missing_eager_ancestors(keys: set, asset_graph, instance: dg.DagsterInstance) -> set:
-    """Never-materialised ancestors that automation would build by itself (eager, unpartitioned,
-    not sensor-driven): dbt seeds (reference data) and the models over them, as the eager
-    condition's "newly missing" rule materialises them on the daemon's first ticks."""
-    found, frontier = set(), set(keys)
-    while frontier:
-        for parent in asset_graph.get(frontier.pop()).parent_keys:
-            node = asset_graph.get(parent)
-            if (
-                parent not in found | keys
-                and node.is_materializable
-                and node.partitions_def is None
-                and node.automation_condition is not None
-                and instance.get_latest_materialization_event(parent) is None
-            ):
-                found.add(parent)
-                frontier.add(parent)
-    return found
+def automation_requests(result, asset_graph) -> list[tuple[str | None, list[dg.AssetKey]]]:
+    """What one automation evaluation requested, as runs: (partition key, asset keys)."""
+    by_partition: dict[str | None, list[dg.AssetKey]] = defaultdict(list)
+    for key in sorted(asset_graph.materializable_asset_keys):
+        for partition in result.get_requested_partitions(key):
+            by_partition[partition].append(key)
+    return sorted(by_partition.items(), key=lambda item: item[0] or "")
 
 
 def catch_up(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    cursors: CursorStore,
     *,
     on_event: Callable[[str], None] = lambda message: None,
     max_passes: int = 50,
     log_level: str = "WARNING",
 ) -> CatchUpSummary:
     summary = CatchUpSummary()
+    cursors = InstanceCursors(instance)
     failed_keys: set[str] = set()  # retried by the next catch-up, not in a loop by this one
     job = defs.resolve_implicit_global_asset_job_def()
     asset_graph = defs.resolve_asset_graph()
     resources = defs.resources or {}
+    sensors = [s for s in defs.sensors or [] if not isinstance(s, dg.AutomationConditionSensorDefinition)]
 
     def execute(asset_keys, partition_key=None, tags=None, run_config=None) -> bool:
         result = job.execute_in_process(
@@ -121,68 +97,68 @@ def catch_up(
         if not result.success:
             summary.failed_runs.append(result.run_id)
             return False
-        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-        summary.materialized |= materialized
-        summary.dbt_invocations += any(k.path[0] in ("staging", "intermediate", "marts") for k in materialized)
+        summary.materialized |= {e.asset_key for e in result.get_asset_materialization_events()}
         return True
+
+    def run_sensor(sensor: dg.SensorDefinition) -> int:
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursors.get(sensor.name), sensor_name=sensor.name, resources=resources,
+            definitions=defs,
+        )
+        data = sensor.evaluate_tick(context)
+        for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them
+            instance.report_runless_asset_event(event)
+        all_ok, launched = True, 0
+        for request in data.run_requests or []:
+            if request.run_key in failed_keys:
+                all_ok = False
+                continue
+            if _already_succeeded(instance, sensor.name, request.run_key):
+                summary.skipped_run_keys += 1
+                continue
+            launched += 1
+            start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)
+            end = request.tags.get("dagster/asset_partition_range_end", request.partition_key)
+            if start:
+                on_event(f"{sensor.name}: run {start} .. {end} ({request.tags.get('dataplatform/objects', '?')} objects)")
+            else:
+                on_event(f"{sensor.name}: run {request.run_key[:120]}")
+            ok = execute(
+                request.asset_selection,
+                partition_key=request.partition_key,
+                tags={**request.tags, SENSOR_TAG: sensor.name, RUN_KEY_TAG: request.run_key},
+                run_config=request.run_config,
+            )
+            all_ok &= ok
+            if not ok:
+                failed_keys.add(request.run_key)
+                continue
+            partitions_def = asset_graph.get(request.asset_selection[0]).partitions_def
+            if partitions_def is not None and start:
+                summary.partitions += len(partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+        if all_ok:
+            cursors.put(sensor.name, data.cursor)
+        return launched
+
+    def run_automation() -> int:
+        stored = cursors.get(AUTOMATION_SENSOR)
+        result = dg.evaluate_automation_conditions(
+            defs, instance, cursor=dg.deserialize_value(stored) if stored else None
+        )
+        # As the daemon: the evaluation is recorded before its runs execute; a failed run is
+        # not requested again until its inputs change.
+        cursors.put(AUTOMATION_SENSOR, dg.serialize_value(result.cursor))
+        requests = automation_requests(result, asset_graph)
+        for partition, keys in requests:
+            on_event(f"automation: {len(keys)} assets" + (f" of partition {partition}" if partition else ""))
+            summary.automation_runs += 1
+            execute(keys, partition_key=partition, tags={**AUTOMATION_RUN_TAGS, SENSOR_TAG: AUTOMATION_SENSOR})
+        return len(requests)
 
     for _ in range(max_passes):
         summary.passes += 1
-        updated: set[dg.AssetKey] = set()
-        requested = 0
-        for sensor in defs.sensors or []:
-            context = dg.build_sensor_context(
-                instance=instance, cursor=cursors.get(sensor.name), sensor_name=sensor.name, resources=resources,
-                definitions=defs,
-            )
-            data = sensor.evaluate_tick(context)
-            for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them
-                instance.report_runless_asset_event(event)
-            all_ok = True
-            for request in data.run_requests or []:
-                if request.run_key in failed_keys:
-                    all_ok = False
-                    continue
-                if _already_succeeded(instance, sensor.name, request.run_key):
-                    summary.skipped_run_keys += 1
-                    continue
-                requested += 1
-                start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)
-                end = request.tags.get("dagster/asset_partition_range_end", request.partition_key)
-                if start:
-                    on_event(f"{sensor.name}: run {start} .. {end} ({request.tags.get('dataplatform/objects', '?')} objects)")
-                else:
-                    on_event(f"{sensor.name}: run {request.run_key[:120]}")
-                ok = execute(
-                    request.asset_selection,
-                    partition_key=request.partition_key,
-                    tags={**request.tags, SENSOR_TAG: sensor.name, RUN_KEY_TAG: request.run_key},
-                    run_config=request.run_config,
-                )
-                all_ok &= ok
-                if not ok:
-                    failed_keys.add(request.run_key)
-                if ok:
-                    updated |= set(request.asset_selection)
-                    partitions_def = asset_graph.get(request.asset_selection[0]).partitions_def
-                    if partitions_def is not None:
-                        summary.partitions += len(
-                            partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
-                        )
-            if all_ok:
-                cursors.put(sensor.name, data.cursor)
-        if updated:
-            downstream = (
-                dg.AssetSelection.assets(*updated).downstream(include_self=False).resolve(asset_graph)
-            )
-            downstream = {k for k in downstream if asset_graph.get(k).partitions_def is None}
-            downstream |= _missing_eager_ancestors(downstream, asset_graph, instance)
-            # Drop what lacks an input, repeatedly: its own dependants then lack one too.
-            while blocked := {k for k in downstream if _missing_input(k, asset_graph, instance, downstream)}:
-                downstream -= blocked
-            if downstream:
-                on_event(f"refreshing {len(downstream)} downstream assets")
-                execute(downstream)
+        requested = sum(run_sensor(sensor) for sensor in sensors)
+        requested += run_automation()
         if requested == 0:
             break
     return summary

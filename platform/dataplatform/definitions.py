@@ -25,8 +25,7 @@ SENSOR_DRIVEN = {key for policy in streams().values() for key in policy.asset_ke
 
 
 def build_definitions() -> dg.Definitions:
-    python_assets = dg.map_asset_specs(
-        lambda spec: automation.apply_policy(spec, SENSOR_DRIVEN),
+    governed_assets = automation.apply_policy(
         [
             cloudfront.landing_access_logs,
             cloudfront.cloudfront_raw,
@@ -37,10 +36,12 @@ def build_definitions() -> dg.Definitions:
             *web_analytics.assets,
             landing_deliveries,
             clinical_raw,
+            *build_dbt_assets(),
         ],
+        SENSOR_DRIVEN,
     )
     return dg.Definitions(
-        assets=[*python_assets, *build_dbt_assets(), *warehouse_ops.assets],
+        assets=[*governed_assets, *warehouse_ops.assets],
         sensors=[*landing_sensors, *(checkpoint_sensor(policy) for policy in streams().values()), snapshot_rpo_sensor(),
                  clinical_delivery_sensor, automation.automation_sensor()],
         jobs=[partition_retention, snapshot_restore_drill],
