@@ -36,6 +36,7 @@ class CatchUpSummary:
     materialized: set[dg.AssetKey] = field(default_factory=set)
     partitions: int = 0
     automation_runs: int = 0
+    dbt_invocations: int = 0
 
 
 class InstanceCursors:
@@ -97,7 +98,9 @@ def catch_up(
         if not result.success:
             summary.failed_runs.append(result.run_id)
             return False
-        summary.materialized |= {e.asset_key for e in result.get_asset_materialization_events()}
+        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+        summary.materialized |= materialized
+        summary.dbt_invocations += any("dbt" in asset_graph.get(key).kinds for key in materialized)
         return True
 
     def run_sensor(sensor: dg.SensorDefinition) -> int:

@@ -37,7 +37,7 @@ def build_clinical_warehouse(home: Path, tables: dict) -> ClinicalBuild:
     """Deliver `tables` into a fresh home and catch up; env vars are restored afterwards."""
     from assets.clinical import sample
     from dataplatform import settings
-    from dataplatform.catchup import CursorStore, catch_up
+    from dataplatform.catchup import catch_up
     from dataplatform.definitions import build_definitions
     from dataplatform.resources.lake import LocalObjectStore
 
@@ -48,7 +48,7 @@ def build_clinical_warehouse(home: Path, tables: dict) -> ClinicalBuild:
         sample.write_delivery(LocalObjectStore(settings.lake_root()), tables, "delivery-1")
         defs = build_definitions()
         with dg.instance_for_test() as instance:
-            summary = catch_up(defs, instance, CursorStore(home / "cursors.json"))
+            summary = catch_up(defs, instance)
             checks = asset_check_evaluations(instance)
         return ClinicalBuild(home, home / "clinical_warehouse.duckdb", tables, checks, summary.failed_runs)
 

@@ -21,7 +21,7 @@ import pytest
 from assets.cloudfront import sample
 from assets.cloudfront.user_agents import classify
 from dataplatform import settings
-from dataplatform.catchup import CursorStore, catch_up
+from dataplatform.catchup import catch_up
 from dataplatform.resources.lake import LocalObjectStore
 
 START = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -147,8 +147,7 @@ def platform(home):
 
     defs = build_definitions()
     with dg.instance_for_test() as instance:
-        cursors = CursorStore(home / "cursors.json")
-        yield defs, instance, lambda: catch_up(defs, instance, cursors)
+        yield defs, instance, lambda: catch_up(defs, instance)
 
 
 @pytest.mark.slow
@@ -160,8 +159,9 @@ def test_marts_equal_an_independent_computation_through_late_duplicate_and_bad_d
     # A day's worth of hours is one sensor run over the hour range, then one dbt invocation.
     first = run_catch_up()
     assert first.failed_runs == []
-    # Runs: the hour range, the refresh, and the RPO sensor's first warehouse snapshot once the warehouse exists.
-    assert (first.runs, first.partitions, first.dbt_invocations) == (3, 6, 1)
+    # Runs: the hour range, the refresh (with the reference seeds), and the RPO sensor's first
+    # snapshot of each warehouse once it exists.
+    assert (first.runs, first.partitions, first.dbt_invocations) == (4, 6, 1)
     assert_marts_match(home)
 
     # Every line is accounted for: rows in the raw partitions + rejected lines = lines read.

@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from dataplatform.catchup import CursorStore, catch_up
+from dataplatform.catchup import catch_up
 from dataplatform.resources.snapshots import NAMESPACE_TAG, LocalSnapshotStore
 from dataplatform.snapshots import snapshot_policies, snapshot_restore_drill, take_snapshot
 
@@ -107,15 +107,14 @@ def test_catch_up_runs_the_rpo_sensor(store, warehouse, tmp_path):
 
     # The sensor evaluates every policy; only this one's warehouse exists in the store.
     defs = dg.Definitions(assets=inventory_assets, sensors=[snapshot_rpo_sensor()], resources={"snapshots": store})
-    cursors = CursorStore(tmp_path / "cursors.json")
     with dg.instance_for_test() as instance:
-        first = catch_up(defs, instance, cursors)
+        first = catch_up(defs, instance)
         assert (first.runs, first.failed_runs) == (1, [])
         (snapshot,) = store.list_snapshots(POLICY.cluster)
         assert snapshot.namespace == POLICY.namespace and snapshot.tags[NAMESPACE_TAG] == POLICY.namespace
         assert dict(snapshot.row_counts) == independent_counts(warehouse)
         # Within the RPO: nothing more to do; the check's verdicts were recorded on each pass.
-        assert catch_up(defs, instance, cursors).runs == 0
+        assert catch_up(defs, instance).runs == 0
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(POLICY.asset_key, "rpo_compliance")]
         )

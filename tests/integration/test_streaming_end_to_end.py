@@ -19,7 +19,7 @@ from assets.cloudfront.realtime_sample import RealtimeSpec, records
 from assets.cloudfront.user_agents import classify
 from assets.web_analytics.sample import EventsSpec, events
 from dataplatform import environments
-from dataplatform.catchup import CursorStore, catch_up
+from dataplatform.catchup import catch_up
 from dataplatform.streams import streams
 
 START = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
@@ -170,7 +170,6 @@ def test_windows_and_counters_are_exactly_once_through_crash_restart_and_replay(
     base = build_definitions()
     defs = dg.Definitions(assets=base.assets, sensors=base.sensors, jobs=base.jobs,
                           resources={**base.resources, "stream": crashing})
-    cursors = CursorStore(home / "cursors.json")
     cloudfront_spec = RealtimeSpec(start=START, seconds=480, rate=12, seed=5, duplicate_share=0.05, late_share=0.05)
     events_spec = EventsSpec(start=START, seconds=900, rate=8, seed=5, duplicate_share=0.05, late_share=0.03, anomaly_minute=11)
     produced_cloudfront, produced_events = list(records(cloudfront_spec)), list(events(events_spec))
@@ -180,16 +179,16 @@ def test_windows_and_counters_are_exactly_once_through_crash_restart_and_replay(
         half_cf, half_ev = len(produced_cloudfront) // 2, len(produced_events) // 2
         publish(store, CLOUDFRONT, produced_cloudfront[:half_cf])
         publish(store, WEB, produced_events[:half_ev])
-        crashed = catch_up(defs, instance, cursors)
+        crashed = catch_up(defs, instance)
         assert len(crashed.failed_runs) == 1
         # Restarted: the failed range is retried, nothing was acknowledged twice.
-        restarted = catch_up(defs, instance, cursors)
+        restarted = catch_up(defs, instance)
         assert restarted.failed_runs == []
 
         # The rest of the streams arrive; the consumer picks up after its checkpoints.
         publish(store, CLOUDFRONT, produced_cloudfront[half_cf:])
         publish(store, WEB, produced_events[half_ev:])
-        assert catch_up(defs, instance, cursors).failed_runs == []
+        assert catch_up(defs, instance).failed_runs == []
 
         def check():
             kept, late = on_time_first_deliveries(stream_in_order(store, CLOUDFRONT.name), parse_cloudfront)

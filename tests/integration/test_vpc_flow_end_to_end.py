@@ -23,7 +23,7 @@ import pytest
 from assets.vpc_flow import format as vpc_format
 from assets.vpc_flow import sample
 from dataplatform import settings
-from dataplatform.catchup import CursorStore, catch_up
+from dataplatform.catchup import catch_up
 from dataplatform.resources.lake import LocalObjectStore
 
 START = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -231,8 +231,7 @@ def platform(home):
 
     defs = build_definitions()
     with dg.instance_for_test() as instance:
-        cursors = CursorStore(home / "cursors.json")
-        yield defs, instance, lambda: catch_up(defs, instance, cursors)
+        yield defs, instance, lambda: catch_up(defs, instance)
 
 
 @pytest.mark.slow
@@ -268,8 +267,9 @@ def test_vpc_marts_equal_an_independent_computation_with_custom_formats_ipv6_and
     # A few hours of files: one sensor run over the hour range, then one dbt invocation.
     first = run_catch_up()
     assert first.failed_runs == []
-    # Runs: the hour range, the refresh, and the RPO sensor's first warehouse snapshot once the warehouse exists.
-    assert (first.runs, first.partitions, first.dbt_invocations) == (3, HOURS, 1)
+    # Runs: the hour range, the refresh (with the reference seeds), and the RPO sensor's first
+    # snapshot of each warehouse once it exists.
+    assert (first.runs, first.partitions, first.dbt_invocations) == (4, HOURS, 1)
     expected = assert_marts_match(home)
     # IPv6 made it through to the marts, exposure of dual-stack interfaces' IPv6 addresses included.
     assert any(":" in row[1] for row in expected["vpc_rejected_traffic"])
