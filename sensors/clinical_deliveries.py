@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.clinical.assets import DELIVERY_TAG, LANDING_KEY, clinical_raw
 from assets.clinical.delivery import newest_complete_delivery
+from dataplatform.automation import WRITER_TAG
 
 RUN_KEY_PREFIX = "mimic"
 
@@ -39,7 +40,7 @@ def clinical_delivery_sensor(context: dg.SensorEvaluationContext):
                 run_key=key,
                 asset_selection=list(clinical_raw.keys),
                 run_config={"ops": {clinical_raw.op.name: {"config": {"delivery_id": manifest.delivery_id}}}},
-                tags={DELIVERY_TAG: manifest.delivery_id},
+                tags={DELIVERY_TAG: manifest.delivery_id, WRITER_TAG: "raw/clinical"},
             )
         ],
         asset_events=[

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from dataplatform.automation import WRITER_TAG
 from dataplatform.streams import StreamPolicy
 
 RUN_KEY_TAG = "dagster/run_key"
@@ -47,7 +48,11 @@ def _request(policy: StreamPolicy, ranges: dict[str, list[str]], attempt: int) -
         run_key=run_key_for(policy.name, ranges, attempt),
         asset_selection=policy.asset_keys,
         run_config={"ops": {_op_name(policy): {"config": {"ranges": ranges}}}},
-        tags={"dataplatform/stream": policy.name, "dataplatform/records_ranges": str(len(ranges))},
+        tags={
+            "dataplatform/stream": policy.name,
+            "dataplatform/records_ranges": str(len(ranges)),
+            WRITER_TAG: f"stream/{policy.name}",  # one run per stream at a time
+        },
     )
 
 

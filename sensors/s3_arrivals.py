@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from dataplatform.automation import WRITER_TAG
 from dataplatform.landing_zones import KeyRejected, LandingZone
 from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
 
@@ -62,7 +63,11 @@ def contiguous_ranges(hours: Sequence[datetime]) -> list[tuple[datetime, datetim
 def _run_request(zone: LandingZone, first: datetime, last: datetime, objects: list[str]) -> dg.RunRequest:
     digest = hashlib.sha256("\n".join(sorted(objects)).encode()).hexdigest()[:16]
     first_key, last_key = (h.strftime(HOUR_KEY_FORMAT) for h in (first, last))
-    tags = {"dataplatform/landing_zone": zone.name, "dataplatform/objects": str(len(objects))}
+    tags = {
+        "dataplatform/landing_zone": zone.name,
+        "dataplatform/objects": str(len(objects)),
+        WRITER_TAG: f"raw/{zone.name}",  # one run per zone at a time (instance tag concurrency limit)
+    }
     partition = {"partition_key": first_key}
     if first != last:
         partition = {}

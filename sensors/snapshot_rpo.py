@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from dataplatform import snapshots as policy_lib
+from dataplatform.automation import WRITER_TAG
 from dataplatform.resources.snapshots import ClusterNotFound, SnapshotError
 from dataplatform.snapshots import RPO_CHECK, SnapshotPolicy
 
@@ -43,6 +44,7 @@ def _request(policy: SnapshotPolicy, run_key: str, deadline: datetime | None) ->
         tags={
             "dataplatform/snapshot_warehouse": policy.name,
             "dataplatform/rpo_deadline": deadline.isoformat() if deadline else "violated",
+            WRITER_TAG: f"snapshots/{policy.cluster}",  # one snapshot run per cluster at a time
         },
     )
 
@@ -52,7 +54,11 @@ def _prune_request(policy: SnapshotPolicy, run_key: str) -> dg.RunRequest:
         run_key=run_key,
         asset_selection=[policy.asset_key],
         run_config={"ops": {policy.op_name: {"config": {"prune": True}}}},
-        tags={"dataplatform/snapshot_warehouse": policy.name, "dataplatform/snapshot_action": "prune"},
+        tags={
+            "dataplatform/snapshot_warehouse": policy.name,
+            "dataplatform/snapshot_action": "prune",
+            WRITER_TAG: f"snapshots/{policy.cluster}",
+        },
     )
 
 

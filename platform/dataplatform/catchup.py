@@ -15,8 +15,10 @@ storage (`dataplatform/catch-up/...`), so they travel with the instance (SQLite 
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -25,6 +27,18 @@ from dataplatform.automation import AUTOMATION_RUN_TAGS, AUTOMATION_SENSOR
 
 RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
 CURSOR_PREFIX = "dataplatform/catch-up/"
+
+
+def evaluate_automation(defs: dg.Definitions, instance: dg.DagsterInstance, cursor):
+    """`dg.evaluate_automation_conditions`, also from a thread whose event loop is running (a
+    notebook, Playwright's sync API): Dagster's evaluator calls `asyncio.run`, so it then gets
+    a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return dg.evaluate_automation_conditions(defs, instance, cursor=cursor)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(dg.evaluate_automation_conditions, defs, instance, cursor=cursor).result()
 
 
 @dataclass
@@ -145,9 +159,7 @@ def catch_up(
 
     def run_automation() -> int:
         stored = cursors.get(AUTOMATION_SENSOR)
-        result = dg.evaluate_automation_conditions(
-            defs, instance, cursor=dg.deserialize_value(stored) if stored else None
-        )
+        result = evaluate_automation(defs, instance, dg.deserialize_value(stored) if stored else None)
         # As the daemon: the evaluation is recorded before its runs execute; a failed run is
         # not requested again until its inputs change.
         cursors.put(AUTOMATION_SENSOR, dg.serialize_value(result.cursor))

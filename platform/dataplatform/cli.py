@@ -94,7 +94,7 @@ def _load_definitions():
 def cmd_catch_up(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from dataplatform.catchup import CatchUpSummary, CursorStore, catch_up
+    from dataplatform.catchup import CatchUpSummary, catch_up
 
     defs = _load_definitions()
     started = time.perf_counter()
@@ -110,12 +110,11 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
             status.update(message)
             console.log(message)
 
-        cursors = CursorStore(settings.dagster_home() / "sensor_cursors.json")
-        summary: CatchUpSummary = catch_up(defs, instance, cursors, on_event=on_event)
+        summary: CatchUpSummary = catch_up(defs, instance, on_event=on_event)
     elapsed = time.perf_counter() - started
     console.print(
         f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
-        f"{summary.dbt_invocations} dbt invocations, {len(summary.materialized)} assets materialised, "
+        f"{summary.automation_runs} automation runs, {summary.dbt_invocations} dbt invocations, {len(summary.materialized)} assets materialised, "
         f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
     )
     if summary.failed_runs:

@@ -1,8 +1,9 @@
 """The one place that turns DATAPLATFORM_ENV into the resource set.
 
 Asset and sensor code only sees ports (lake, catalog, dbt); it never branches on the
-environment. In `aws`, boto3 reads credentials, region and any endpoint override
-(AWS_ENDPOINT_URL) from the standard environment variables.
+environment. In `aws`, every client comes from one dagster-aws resource (`aws`, returned with
+the ports so it shows in the UI) built from AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL
+and AWS_PROFILE; credentials follow boto3's standard chain.
 """
 
 from __future__ import annotations
@@ -35,17 +36,25 @@ def ports(environment: str | None = None) -> dict:
             ),
         }
     else:
-        import boto3
+        from dataplatform.resources.aws import AwsClients
 
-        prefix = os.environ["DATAPLATFORM_S3_BUCKET_PREFIX"]
+        prefix = os.environ.get("DATAPLATFORM_S3_BUCKET_PREFIX")
+        if not prefix:
+            raise RuntimeError(
+                "DATAPLATFORM_ENV=aws needs DATAPLATFORM_S3_BUCKET_PREFIX (buckets are <prefix>landing, "
+                "<prefix>raw, <prefix>quarantine; DynamoDB tables and SNS topics share the prefix)"
+            )
+        # One dagster-aws resource makes every client: region, endpoint and profile show in the UI.
+        aws = AwsClients.from_env()
         adapters = {
-            "lake": S3ObjectStore(boto3.client("s3"), bucket_prefix=prefix),
-            "catalog": GlueCatalog(boto3.client("glue")),
-            "stream": KinesisStreamStore(boto3.client("kinesis")),
-            "kv": DynamoDbKeyValueStore(boto3.client("dynamodb"), table_prefix=prefix),
-            "notify": SnsNotifier(boto3.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
+            "aws": aws,
+            "lake": S3ObjectStore(aws.client("s3"), bucket_prefix=prefix),
+            "catalog": GlueCatalog(aws.client("glue")),
+            "stream": KinesisStreamStore(aws.client("kinesis")),
+            "kv": DynamoDbKeyValueStore(aws.client("dynamodb"), table_prefix=prefix),
+            "notify": SnsNotifier(aws.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
             "snapshots": RedshiftSnapshotStore(
-                boto3.client("redshift"), redshift_row_counter_from_env(boto3.client("redshift-data"))
+                aws.client("redshift"), redshift_row_counter_from_env(aws.client("redshift-data"))
             ),
         }
     return adapters

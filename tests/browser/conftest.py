@@ -1,7 +1,7 @@
 """Fixtures for the browser tests: a throwaway `dagster dev` and a headless Chromium.
 
-`dagster dev` runs against a fresh DATAPLATFORM_HOME in a tmp dir (no data: the lineage graph
-comes from the definitions alone). It is started through tests/browser/dagster_dev.py, which
+`dagster dev` runs against a fresh DATAPLATFORM_HOME in a tmp dir holding a small CloudFront
+delivery, which its daemon takes to the marts (the lineage graph comes from the definitions alone). It is started through tests/browser/dagster_dev.py, which
 restores the default SIGINT/SIGTERM handlers before exec'ing `dagster dev` (started in the
 background, it would otherwise ignore them), in its own session, so teardown can stop the whole
 process tree - webserver, daemon and code servers - by signalling the process group
@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,19 @@ def _stop(process: subprocess.Popen) -> None:
         pass
 
 
+SAMPLE_START = datetime(2026, 11, 24, tzinfo=timezone.utc)
+
+
+def _deliver_sample(home: Path) -> None:
+    """A few hours of CloudFront files in the landing zone before `dagster dev` starts: its
+    daemon (arrival sensor, then the automation sensor) takes them to the marts by itself."""
+    from assets.cloudfront import sample
+    from dataplatform.resources.lake import LocalObjectStore
+
+    sample.generate(LocalObjectStore(home / "lake"),
+                    sample.SampleSpec(start=SAMPLE_START, hours=2, lines=600, distributions=1, files_per_hour=1, late_files=0))
+
+
 @pytest.fixture(scope="session")
 def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
     root = tmp_path_factory.mktemp("dagster_dev")
@@ -182,6 +196,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
     for name in ("DAGSTER_HOME", "DBT_TARGET"):
         env.pop(name, None)  # the wrapper derives DAGSTER_HOME=$DATAPLATFORM_HOME/dagster, telemetry off
 
+    _deliver_sample(home)
     command = [sys.executable, str(WRAPPER), "-m", CODE_LOCATION_MODULE, "-h", "127.0.0.1", "-p", str(port)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

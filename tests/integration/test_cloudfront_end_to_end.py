@@ -132,7 +132,7 @@ def actual_marts(warehouse: Path) -> dict[str, set[tuple]]:
 
 
 def assert_marts_match(home: Path) -> None:
-    records, _ = independent_records(home / "lake" / "landing")
+    records, _ = independent_records(home / "lake" / "landing" / "cloudfront")
     expected, actual = expected_marts(records), actual_marts(home / "warehouse.duckdb")
     for mart in expected:
         assert actual[mart] == expected[mart], (

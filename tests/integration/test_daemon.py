@@ -1,0 +1,156 @@
+"""The daemon is the product: a code server and `dagster-daemon run` on a fresh home take
+CloudFront files, a late file for an earlier hour and a MIMIC delivery from landing to marts with
+nothing switched on by hand; `dataplatform catch-up` on the same deliveries builds the same marts.
+
+Expectations come from the delivered files (test_cloudfront_end_to_end's plain-Python
+computation; the MIMIC tables as generated), not from the platform's SQL.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from daemon_harness import DagsterRuntime, latest_timestamp
+from test_cloudfront_end_to_end import assert_marts_match
+
+START = datetime(2026, 11, 24, tzinfo=timezone.utc)
+LATE_HOUR = START + timedelta(hours=1)
+RAW = dg.AssetKey(["raw", "cloudfront", "access_logs"])
+MART = dg.AssetKey(["marts", "cloudfront_top_viewers"])
+PERSON = dg.AssetKey(["marts", "person"])
+DQ_RESULTS = dg.AssetKey(["marts", "omop_dq_results"])
+PATIENTS = 60
+
+
+@dataclass
+class Deliveries:
+    """The same deliveries, byte for byte, for every home."""
+
+    landing: Path  # a prepared landing folder: stage 1 files
+    late_key: str
+    late_bytes: bytes
+    mimic: dict
+
+    def first(self, home: Path) -> None:
+        shutil.copytree(self.landing, home / "lake" / "landing", dirs_exist_ok=True)
+
+    def second(self, home: Path) -> None:
+        from assets.clinical import sample
+        from dataplatform.resources.lake import LocalObjectStore
+
+        lake = LocalObjectStore(home / "lake")
+        lake.put("landing", self.late_key, self.late_bytes)
+        sample.write_delivery(lake, self.mimic, "delivery-1")
+
+
+@pytest.fixture(scope="module")
+def deliveries(tmp_path_factory) -> Deliveries:
+    from assets.clinical import sample as mimic_sample
+    from assets.cloudfront import sample
+    from dataplatform.resources.lake import LocalObjectStore
+
+    root = tmp_path_factory.mktemp("deliveries")
+    sample.generate(LocalObjectStore(root), sample.SampleSpec(start=START, hours=3, lines=3000, distributions=2,
+                                                             files_per_hour=2, late_files=0, seed=5))
+    landing = root / "landing"
+    donor = next(p for p in sorted(landing.rglob("*.gz")) if f"{LATE_HOUR:%Y-%m-%d-%H}" in p.name)
+    late_key = f"cloudfront/{donor.name.split('.')[0]}.{LATE_HOUR:%Y-%m-%d-%H}.late0001.gz"
+    tables = mimic_sample.generate_tables(mimic_sample.SampleSpec(patients=PATIENTS, seed=3))
+    return Deliveries(landing, late_key, donor.read_bytes(), tables)
+
+
+def published_tables(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
+    """Every published table's rows, sorted: what two builds must agree on."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables where table_type = 'BASE TABLE' "
+            f"and table_schema in ({', '.join(repr(s) for s in schemas)}) order by 1"
+        ).fetchall()
+        return {name: sorted(con.execute(f"select * from {name}").fetchall(), key=repr) for (name,) in names}
+
+
+def built(home: Path) -> dict[str, list[tuple]]:
+    return {
+        **published_tables(home / "warehouse.duckdb", ("marts",)),
+        **published_tables(home / "clinical_warehouse.duckdb", ("omop_cdm", "omop_results")),
+    }
+
+
+@pytest.fixture(scope="module")
+def daemon_home(tmp_path_factory, deliveries) -> dict:
+    """Deliver to a running daemon and wait (bounded polls) for each stage to reach the marts."""
+    home = tmp_path_factory.mktemp("daemon") / "home"
+    home.mkdir()
+    timings = {}
+    with pytest.MonkeyPatch.context() as patch, DagsterRuntime(home) as runtime:
+        patch.setenv("DATAPLATFORM_HOME", str(home))
+        landed = time.time()
+        deliveries.first(home)
+        timings["cloudfront"] = runtime.wait_for(lambda i: latest_timestamp(i, MART) > landed, "marts from the first files")
+        first_mart = latest_timestamp(runtime.instance, MART)
+
+        landed = time.time()
+        deliveries.second(home)
+        late_partition = f"{LATE_HOUR:%Y-%m-%d-%H}:00"
+
+        def refreshed(instance) -> bool:
+            raw = latest_timestamp(instance, RAW, late_partition)
+            return raw > landed and latest_timestamp(instance, MART) > raw and latest_timestamp(instance, DQ_RESULTS) > landed
+
+        timings["late file and clinical"] = runtime.wait_for(refreshed, "the late hour and the CDM in the marts")
+        sensor_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "automation"}))
+        raw_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "cloudfront_arrivals"}))
+    return {"home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
+            "raw_runs": raw_runs}
+
+
+@pytest.fixture(scope="module")
+def catch_up_home(tmp_path_factory, deliveries) -> Path:
+    """The same deliveries, in the same two stages, through `catch-up` without any daemon."""
+    from dataplatform.catchup import catch_up
+    from dataplatform.definitions import build_definitions
+
+    home = tmp_path_factory.mktemp("catch_up") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATAPLATFORM_HOME", str(home))
+        patch.setenv("DATAPLATFORM_ENV", "local")
+        patch.delenv("DAGSTER_HOME", raising=False)
+        defs = build_definitions()
+        with dg.instance_for_test() as instance:
+            for stage in (deliveries.first, deliveries.second):
+                stage(home)
+                assert catch_up(defs, instance).failed_runs == []
+    return home
+
+
+@pytest.mark.slow
+def test_the_daemon_builds_the_marts_from_landed_files(daemon_home, deliveries):
+    home = daemon_home["home"]
+    assert_marts_match(home)  # every line of every file, the late one included, per plain Python
+    # Launched by the code location's own automation sensor, not by hand.
+    assert daemon_home["automation_runs"], "no run was launched by the automation sensor"
+    with duckdb.connect(str(home / "clinical_warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from omop_cdm.person").fetchone()[0] == deliveries.mimic["PATIENTS"].num_rows
+    print(f"daemon: landed -> marts {daemon_home['timings']}")
+
+
+@pytest.mark.slow
+def test_a_late_file_reopens_its_hour_under_the_daemon(daemon_home):
+    late = [r for r in daemon_home["raw_runs"] if r.tags.get("dagster/partition") == f"{LATE_HOUR:%Y-%m-%d-%H}:00"]
+    assert len(late) == 1 and late[0].status == dg.DagsterRunStatus.SUCCESS, "the late hour was not re-run alone"
+    assert len(daemon_home["raw_runs"]) == 2  # the first range, then only the late hour
+
+
+@pytest.mark.slow
+def test_catch_up_and_the_daemon_build_identical_marts(daemon_home, catch_up_home):
+    by_daemon, by_catch_up = built(daemon_home["home"]), built(catch_up_home)
+    assert set(by_daemon) == set(by_catch_up) and len(by_daemon) > 20
+    differing = [name for name in by_daemon if by_daemon[name] != by_catch_up[name]]
+    assert differing == []

@@ -1,0 +1,88 @@
+"""The derived-asset condition, evaluated by Dagster's own evaluator over a small graph."""
+
+from __future__ import annotations
+
+import asyncio
+
+import dagster as dg
+
+from dataplatform.automation import apply_policy
+from dataplatform.catchup import evaluate_automation
+
+HOURS = dg.HourlyPartitionsDefinition(start_date="2026-11-24-00:00")
+
+
+@dg.asset(partitions_def=HOURS)
+def raw(): ...
+
+
+@dg.asset(deps=[raw])
+def mart(): ...
+
+
+@dg.asset(deps=[mart])
+def report(): ...
+
+
+def _defs() -> dg.Definitions:
+    return dg.Definitions(assets=apply_policy([raw, mart, report], sensor_driven=set()))
+
+
+def _requested(result) -> set[str]:
+    return {key for key in ("raw", "mart", "report") if result.get_num_requested(dg.AssetKey(key))}
+
+
+def test_nothing_is_requested_before_any_input_exists():
+    instance = dg.DagsterInstance.ephemeral()
+    assert _requested(dg.evaluate_automation_conditions(_defs(), instance)) == set()
+
+
+def test_one_materialised_hour_is_enough_and_the_first_evaluation_counts():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    first = dg.evaluate_automation_conditions(defs, instance)
+    assert _requested(first) == set()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+    # The mart is requested although only one hour of its hourly input exists: its other
+    # partitions are not "missing inputs"; `report` goes in the same request, after the mart.
+    second = dg.evaluate_automation_conditions(defs, instance, cursor=first.cursor)
+    assert _requested(second) == {"mart", "report"}
+
+
+def test_a_fresh_deployment_builds_derived_assets_of_data_landed_before_the_first_tick():
+    instance = dg.DagsterInstance.ephemeral()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+    # No previous evaluation: Dagster's eager() would ignore this first one.
+    assert _requested(dg.evaluate_automation_conditions(_defs(), instance)) == {"mart", "report"}
+
+
+def test_an_updated_input_requests_again_once_and_only_once():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+    first = dg.evaluate_automation_conditions(defs, instance)
+    assert _requested(first) == {"mart", "report"}
+    dg.materialize([mart, report], instance=instance)
+    second = dg.evaluate_automation_conditions(defs, instance, cursor=first.cursor)
+    assert _requested(second) == set()
+    dg.materialize([mart], instance=instance)  # refreshed by hand: only what reads it follows
+    third = dg.evaluate_automation_conditions(defs, instance, cursor=second.cursor)
+    assert _requested(third) == {"report"}
+    dg.materialize([report], instance=instance)
+    fourth = dg.evaluate_automation_conditions(defs, instance, cursor=third.cursor)
+    assert _requested(fourth) == set()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-06:00")  # a new hour
+    fifth = dg.evaluate_automation_conditions(defs, instance, cursor=fourth.cursor)
+    assert _requested(fifth) == {"mart", "report"}  # in one request: report after the mart
+
+
+def test_evaluation_works_inside_a_running_event_loop():
+    instance = dg.DagsterInstance.ephemeral()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+
+    async def inside_a_loop():
+        return evaluate_automation(_defs(), instance, None)
+
+    # Dagster's evaluator calls asyncio.run(); Playwright's sync API or a notebook keeps a loop
+    # running in the calling thread.
+    assert _requested(asyncio.run(inside_a_loop())) == {"mart", "report"}
