@@ -735,13 +735,17 @@ def _encode(table: pa.Table, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_delivery(lake: "ObjectStore", tables: dict[str, pa.Table], delivery_id: str, fmt: str = "csv") -> list[str]:
-    """Put one file per table, then the manifest, under `clinical/mimic/<delivery_id>/` in the
-    landing zone; returns the keys in write order (the manifest last)."""
+def check_delivery(delivery_id: str, fmt: str) -> None:
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown format {fmt!r}")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", delivery_id):
-        raise ValueError(f"invalid delivery id {delivery_id!r}")
+        raise ValueError(f"invalid delivery id {delivery_id!r}: letters, digits, '.', '_' and '-', up to 128")
+
+
+def write_delivery(lake: "ObjectStore", tables: dict[str, pa.Table], delivery_id: str, fmt: str = "csv") -> list[str]:
+    """Put one file per table, then the manifest, under `clinical/mimic/<delivery_id>/` in the
+    landing zone; returns the keys in write order (the manifest last)."""
+    check_delivery(delivery_id, fmt)
     prefix = f"{LANDING_PREFIX}{delivery_id}/"
     suffix = ".csv.gz" if fmt == "csv" else ".parquet"
     written, entries = [], {}

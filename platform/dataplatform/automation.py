@@ -81,7 +81,20 @@ def apply_policy(assets: Sequence, sensor_driven: set[dg.AssetKey]) -> list:
         condition = derived_condition(spec.tags.get(PARTIAL_INPUTS_OK) == "true", deps)
         return spec.replace_attributes(automation_condition=condition)
 
-    return dg.map_asset_specs(policy, list(assets))
+    # Plain AssetSpecs are external (delivered files): nothing materialises them.
+    return [item if isinstance(item, dg.AssetSpec) else dg.map_asset_specs(policy, [item])[0] for item in assets]
+
+
+def sensor_driven(defs: dg.Definitions) -> set[dg.AssetKey]:
+    """Assets a sensor of `defs` materialises (arrivals, checkpoints, deliveries, snapshots):
+    their sensor decides when, not automation."""
+    assets = [item for item in defs.assets or () if isinstance(item, dg.AssetsDefinition)]  # what runs can target
+    return {
+        key
+        for sensor in defs.sensors or ()
+        if sensor.asset_selection is not None
+        for key in sensor.asset_selection.resolve(assets)
+    }
 
 
 def _specs(item) -> list[dg.AssetSpec]:

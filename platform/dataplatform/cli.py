@@ -12,17 +12,65 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dataplatform import settings
+from dataplatform import domains, settings
 
 # Bound to the real stdout: catch-up sends the runs' own output (dbt's log) to a file.
 console = Console(file=sys.stdout)
+DEFAULT_LATE_FILES = 2  # when --hours leaves an earlier hour to be late for
 
-DOMAINS = ("cloudfront", "vpcflowlogs")
-SAMPLE_DOMAINS = (*DOMAINS, "mimic")  # mimic: a clinical delivery (full snapshot), not hourly logs
+
+class UsageError(Exception):
+    """A bad or conflicting argument: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _at_least(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value}")
+        return value
+
+    return parse
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within [0, 1]: {value}")
+    return value
 
 
 def _hour(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H").replace(tzinfo=timezone.utc)
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DDTHH (a UTC hour): {text!r}") from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time: {text!r}") from None
+    return value.astimezone(timezone.utc)
+
+
+def _port(text: str) -> int:
+    value = _at_least(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {value}")
+    return value
 
 
 def _default_start() -> datetime:
@@ -31,57 +79,51 @@ def _default_start() -> datetime:
     return today - timedelta(days=1)
 
 
-def _sample_spec(domain: str, args: argparse.Namespace):
-    start = args.start or _default_start()
-    if domain == "cloudfront":
-        from assets.cloudfront import sample
+class _Recorded:
+    """An argument group that remembers its actions: which options belong to which hook."""
 
-        return sample, sample.SampleSpec(
-            start=start, hours=args.hours, lines=args.lines, files_per_hour=args.files,
-            distributions=args.distributions, seed=args.seed, late_files=args.late_files,
-        )
-    from assets.vpc_flow import sample
+    def __init__(self, group):
+        self.group, self.actions = group, []
 
-    return sample, sample.SampleSpec(
-        start=start, hours=args.hours, records=args.lines, accounts=args.accounts,
-        interval_minutes=args.interval, seed=args.seed, late_files=args.late_files,
-    )
+    def add_argument(self, *args, **kwargs):
+        action = self.group.add_argument(*args, **kwargs)
+        self.actions.append(action)
+        return action
 
 
-def cmd_sample(args: argparse.Namespace) -> int:
-    from dataplatform.environments import ports as resources
+def _reject_foreign_options(args: argparse.Namespace, owned: dict[str, list], chosen: set[str]) -> None:
+    for name, actions in owned.items():
+        for action in actions:
+            if name not in chosen and getattr(args, action.dest) != action.default:
+                raise UsageError(f"{action.option_strings[0]} applies to {name} only")
 
-    lake = resources()["lake"]
-    for domain in args.domains:
-        if domain == "mimic":
-            _sample_mimic(lake, args)
-            continue
-        sample, spec = _sample_spec(domain, args)
+
+def cmd_sample(args: argparse.Namespace, check_options: bool = True) -> int:
+    samples = domains.samples()
+    if check_options:
+        _reject_foreign_options(args, args.sample_options, set(args.domains))
+    args.start = args.start or _default_start()
+    if args.late_files is None:
+        args.late_files = DEFAULT_LATE_FILES if args.hours >= 2 else 0
+    elif args.late_files and args.hours < 2:
+        raise UsageError("--late-files needs --hours 2 or more: late files are named for an hour before the last")
+    from dataplatform.environments import ports
+
+    lake = ports()["lake"]
+    for name in args.domains:
+        sample = samples[name]
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} lines"),
-                      TimeRemainingColumn(), console=console, disable=args.quiet) as progress:
-            task = progress.add_task(f"sample {domain}", total=args.lines)
-            written = sample.generate(lake, spec, progress=lambda done, total: progress.update(task, completed=done))
+                      TimeRemainingColumn(), console=console, disable=args.quiet or not sample.hourly) as progress:
+            task = progress.add_task(f"sample {name}", total=args.lines)
+            try:
+                written, where = sample.write(lake, args, lambda done, total: progress.update(task, completed=done))
+            except ValueError as error:  # the generators check their arguments before writing
+                raise UsageError(f"sample {name}: {error}") from None
         size = sum(info.size for info in written)
-        console.print(
-            f"{domain}: wrote {len(written)} files ({size / 1e6:.1f} MB gz, {args.lines:,} lines) for {spec.hours} "
-            f"hours from {spec.start:%Y-%m-%d %H:00} UTC into {lake.uri('landing', spec.prefix)}"
-        )
+        hours = f"{args.hours} hour{'s' if args.hours != 1 else ''}"
+        span = f"{args.lines:,} lines for {hours} from {args.start:%Y-%m-%d %H:00} UTC" if sample.hourly else ""
+        console.print(f"{name}: wrote {len(written)} files ({size / 1e6:.1f} MB{', ' + span if span else ''}) into {where}")
     return 0
-
-
-def _sample_mimic(lake, args: argparse.Namespace) -> None:
-    from assets.clinical import sample
-
-    spec = sample.SampleSpec(patients=args.patients, seed=args.seed, delivery_id=args.delivery, fmt=args.format,
-                             notes=args.notes)
-    tables = sample.generate_tables(spec)
-    keys = sample.write_delivery(lake, tables, spec.delivery, spec.fmt)
-    prefix = keys[-1].rsplit("/", 1)[0] + "/"
-    size = sum(info.size for info in lake.list(sample.LANDING_BUCKET, prefix))
-    console.print(
-        f"mimic: wrote {len(tables)} tables ({sum(t.num_rows for t in tables.values()):,} rows, {size / 1e6:.1f} MB "
-        f"{spec.fmt}) for {spec.patients:,} patients into {lake.uri(sample.LANDING_BUCKET, prefix)}"
-    )
 
 
 def _load_definitions():
@@ -132,14 +174,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The quick start: sample deliveries and streams, catch up, summarise."""
-    args.domains = list(SAMPLE_DOMAINS)
-    code = cmd_sample(args)
-    streams_args = [
-        argparse.Namespace(stream="cloudfront-realtime", rate=50, seconds=300, duplicates=0.02, late=0.02, anomaly_minute=None),
-        argparse.Namespace(stream="web-analytics", rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12),
-    ]
-    for stream_args in streams_args:
-        code = code or cmd_produce(argparse.Namespace(**{**vars(args), **vars(stream_args), "start": None}))
+    args.domains = list(domains.samples())
+    code = cmd_sample(args, check_options=False)
+    streams_args = {
+        "cloudfront-realtime": dict(rate=50, seconds=300, duplicates=0.02, late=0.02),
+        "web-analytics": dict(rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12),
+    }
+    for stream, options in streams_args.items():
+        stream_args = argparse.Namespace(**{**vars(args), "anomaly_minute": None, **options, "stream": stream, "start": None})
+        code = code or cmd_produce(stream_args, check_options=False)
     for step in (cmd_catch_up, cmd_summary):
         code = code or step(args)
     if not code:
@@ -150,30 +193,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-STREAMS = {"cloudfront-realtime": "cloudfront_realtime", "web-analytics": "web_analytics_events"}
-
-
-def cmd_produce(args: argparse.Namespace) -> int:
+def cmd_produce(args: argparse.Namespace, check_options: bool = True) -> int:
     """Publish sample records to a stream, as fast as the stream takes them (event times
     span --seconds ending now), with optional producer retries (duplicates) and late records."""
-    from dataplatform.environments import ports as resources
+    from dataplatform.environments import ports
     from dataplatform.streams import streams
 
-    policy = streams()[STREAMS[args.stream]]
+    if check_options:
+        _reject_foreign_options(args, args.stream_options, {args.stream})
+    hook = domains.sample_streams()[args.stream]
+    policy = streams()[hook.stream]
     start = (args.start or datetime.now(timezone.utc) - timedelta(seconds=args.seconds)).replace(microsecond=0)
-    if args.stream == "cloudfront-realtime":
-        from assets.cloudfront.realtime_sample import RealtimeSpec, records
-
-        produced = records(RealtimeSpec(start=start, seconds=args.seconds, rate=args.rate, seed=args.seed,
-                                        duplicate_share=args.duplicates, late_share=args.late))
-    else:
-        from assets.web_analytics.sample import EventsSpec, events
-
-        produced = events(EventsSpec(start=start, seconds=args.seconds, rate=args.rate, seed=args.seed,
-                                     duplicate_share=args.duplicates, late_share=args.late, anomaly_minute=args.anomaly_minute))
-    store = resources()["stream"]
+    produced = iter(hook.records(args, start))
+    try:
+        first = next(produced, None)  # the generators check their arguments on the first record
+    except ValueError as error:
+        raise UsageError(f"produce {args.stream}: {error}") from None
+    store = ports()["stream"]
     store.create_stream(policy.name, policy.shards)
-    sent, batch = 0, []
+    sent, batch = 0, [] if first is None else [first]
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
                   console=console, disable=args.quiet) as progress:
         task = progress.add_task(f"produce {policy.name}", total=args.rate * args.seconds)
@@ -211,41 +249,42 @@ def cmd_retention(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
+    """`dagster dev` for this code location: webserver, code server and daemon (sensors,
+    automation, schedules, run queue) in one process tree, on 127.0.0.1."""
     settings.ensure_dagster_home()
     os.environ["DATAPLATFORM_HOME"] = str(settings.home())
-    command = ["dagster", "dev", "-m", "dataplatform.definitions", "-h", "127.0.0.1", "-p", str(args.port)]
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")  # not only from PATH
+    command = [dagster if os.path.exists(dagster) else "dagster", "dev", "-m", "dataplatform.definitions",
+               "-h", "127.0.0.1", "-p", str(args.port)]
     os.execvp(command[0], command)
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="dataplatform", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
+    top = Parser(prog="dataplatform", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True, parser_class=Parser)
+    samples, sample_streams = domains.samples(), domains.sample_streams()
 
     def sample_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--start", type=_hour, default=None, help="first UTC hour, YYYY-MM-DDTHH (default: start of yesterday)")
-        p.add_argument("--hours", type=int, default=24)
-        p.add_argument("--lines", type=int, default=50_000, help="total log lines (records) per domain")
-        p.add_argument("--files", type=int, default=3, help="cloudfront: files per distribution and hour")
-        p.add_argument("--distributions", type=int, default=3, help="cloudfront: distributions")
-        p.add_argument("--accounts", type=int, default=2, help="vpcflowlogs: AWS accounts")
-        p.add_argument("--interval", type=int, choices=(1, 10), default=10, help="vpcflowlogs: aggregation minutes")
-        p.add_argument("--late-files", type=int, default=2, help="files delivered late for past hours")
+        hourly = p.add_argument_group("hourly log samples")
+        hourly.add_argument("--start", type=_hour, default=None, help="first UTC hour, YYYY-MM-DDTHH (default: start of yesterday)")
+        hourly.add_argument("--hours", type=_at_least(1), default=24)
+        hourly.add_argument("--lines", type=_at_least(0), default=50_000, help="total log lines (records) per domain")
+        hourly.add_argument("--late-files", type=_at_least(0), default=None,
+                            help=f"files delivered late for past hours (default {DEFAULT_LATE_FILES}, 0 for one hour)")
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--quiet", action="store_true")
-
-    def mimic_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--patients", type=int, default=1000, help="mimic: patients")
-        p.add_argument("--format", choices=("csv", "parquet"), default="csv", help="mimic: gzip CSV or Parquet files")
-        p.add_argument("--notes", action="store_true", help="mimic: include NOTEEVENTS")
-        p.add_argument("--delivery", default=None, help="mimic: delivery id (default mimic-<seed>-<patients>)")
+        owned = {}
+        for name, sample in samples.items():
+            owned[name] = _Recorded(p.add_argument_group(f"{name}: {sample.help}"))
+            sample.add_options(owned[name])
+        p.set_defaults(sample_options={name: group.actions for name, group in owned.items()})
 
     p = sub.add_parser("sample", help="write sample deliveries into landing zones")
-    p.add_argument("domains", nargs="+", choices=SAMPLE_DOMAINS, metavar="DOMAIN", help=" | ".join(SAMPLE_DOMAINS))
+    p.add_argument("domains", nargs="+", choices=list(samples), metavar="DATASET", help=" | ".join(samples))
     sample_options(p)
-    mimic_options(p)
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("catch-up", help="evaluate every sensor and run what it requests, until nothing is pending")
+    p = sub.add_parser("catch-up", help="evaluate every sensor and automation condition, run what they request, until nothing is pending")
     p.set_defaults(func=cmd_catch_up)
 
     p = sub.add_parser("summary", help="tables built, row counts and headline KPIs of the warehouse")
@@ -253,34 +292,45 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="sample data, catch up and summarise (the quick start)")
     sample_options(p)
-    mimic_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("produce", help="publish sample records to a stream")
-    p.add_argument("stream", choices=sorted(STREAMS))
-    p.add_argument("--rate", type=int, default=100, help="records per second of event time")
-    p.add_argument("--seconds", type=int, default=300, help="event-time span, ending now unless --start")
-    p.add_argument("--start", type=lambda text: datetime.fromisoformat(text).astimezone(timezone.utc), default=None)
-    p.add_argument("--duplicates", type=float, default=0.0, help="share of records re-sent (producer retries)")
-    p.add_argument("--late", type=float, default=0.0, help="share of records sent late (out of order)")
-    p.add_argument("--anomaly-minute", type=int, default=None, help="web-analytics: minute offset with a traffic spike")
+    p.add_argument("stream", choices=list(sample_streams))
+    p.add_argument("--rate", type=_at_least(0), default=100, help="records per second of event time")
+    p.add_argument("--seconds", type=_at_least(1), default=300, help="event-time span, ending now unless --start")
+    p.add_argument("--start", type=_instant, default=None, help="first event time (ISO 8601)")
+    p.add_argument("--duplicates", type=_share, default=0.0, help="share of records re-sent (producer retries)")
+    p.add_argument("--late", type=_share, default=0.0, help="share of records sent late (out of order)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_produce)
+    owned = {}
+    for name, stream in sample_streams.items():
+        owned[name] = _Recorded(p.add_argument_group(name))
+        stream.add_options(owned[name])
+    p.set_defaults(func=cmd_produce, stream_options={name: group.actions for name, group in owned.items()})
 
     p = sub.add_parser("retention", help="drop raw partitions older than their zone's retention")
     p.add_argument("--dry-run", action="store_true", help="only list what would be dropped")
     p.set_defaults(func=cmd_retention)
 
-    p = sub.add_parser("dev", help="start the Dagster UI on 127.0.0.1")
-    p.add_argument("--port", type=int, default=3000)
+    p = sub.add_parser("dev", help="start the Dagster UI, code server and daemon on 127.0.0.1")
+    p.add_argument("--port", type=_port, default=3000)
     p.set_defaults(func=cmd_dev)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        args = parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except settings.ConfigurationError as error:
+        print(f"dataplatform: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -20,15 +20,14 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dataplatform import settings
-from dataplatform.dq_summary import dq_summary_events
+from dataplatform.domains import own_dbt_selections
 from dataplatform.governance.policies import governed_spec
 
 LAYERS = ("staging", "intermediate", "marts")
 
-# The lake domains run on the lake engine (Athena in aws); the clinical warehouse on Redshift.
+# The lake models run on the lake engine (Athena in aws); a domain's own warehouse on Redshift.
 DBT_TARGETS = {"local": "local", "aws": "athena"}
 WAREHOUSE_TARGETS = {"local": "local_warehouse", "aws": "redshift"}
-WAREHOUSE_SELECTION = "path:models/clinical path:seeds/clinical"
 
 
 def dbt_target() -> str:
@@ -96,39 +95,29 @@ class Translator(DagsterDbtTranslator):
 TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def build_dbt_assets() -> list[dg.AssetsDefinition]:
-    """Two invocation groups over one manifest: the lake models (resource `dbt`) and the clinical
-    warehouse (resource `dbt_warehouse`), so each runs on its own engine in aws."""
+def build_dbt_assets() -> dg.AssetsDefinition:
+    """The shared lake build: every model and seed but those a domain builds in its own dbt
+    invocation (`dbt_select` in domains.yaml). One invocation per run, however many domains'
+    models it refreshes."""
     project = dbt_project()
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
-                name="dbt_models", exclude=WAREHOUSE_SELECTION)
+                name="dbt_models", exclude=" ".join(own_dbt_selections()) or None)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         yield from dbt.cli(["build"], context=context).stream()
 
-    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
-                name="dbt_warehouse_models", select=WAREHOUSE_SELECTION)
-    def dbt_warehouse_models(context: dg.AssetExecutionContext, dbt_warehouse: DbtCliResource):
-        target_path = _with_partial_parse_cache(project, dbt_warehouse.target, context.run.run_id)
-        invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
-        yield from invocation.stream()
-        _keep_partial_parse_cache(project, dbt_warehouse.target, target_path)
-        yield from dq_summary_events(context, invocation)  # OMOP DQ pass/fail on omop_dq_results
-        if not invocation.is_successful():
-            raise invocation.get_error()
-
-    return [dbt_models, dbt_warehouse_models]
+    return dbt_models
 
 
 def _partial_parse_cache(project: DbtProject, target: str | None) -> Path:
     return project.project_dir / project.target_path / f"partial_parse.{target}.msgpack"
 
 
-def _with_partial_parse_cache(project: DbtProject, target: str | None, run_id: str) -> Path:
+def with_partial_parse_cache(project: DbtProject, target: str | None, name: str, run_id: str) -> Path:
     """A fresh target folder holding the warehouse target's own partial-parse cache. dagster-dbt
     seeds every invocation with the project's cache, which was parsed for the lake target; for
     another profile dbt would then re-parse the whole project on every build."""
-    path = project.project_dir / project.target_path / f"dbt_warehouse_models-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    path = project.project_dir / project.target_path / f"{name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     path.mkdir(parents=True)
     cache = _partial_parse_cache(project, target)
     if cache.exists():
@@ -136,7 +125,7 @@ def _with_partial_parse_cache(project: DbtProject, target: str | None, run_id: s
     return path
 
 
-def _keep_partial_parse_cache(project: DbtProject, target: str | None, target_path: Path) -> None:
+def keep_partial_parse_cache(project: DbtProject, target: str | None, target_path: Path) -> None:
     parsed = target_path / "partial_parse.msgpack"
     if parsed.exists():
         cache = _partial_parse_cache(project, target)

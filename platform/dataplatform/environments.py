@@ -40,7 +40,7 @@ def ports(environment: str | None = None) -> dict:
 
         prefix = os.environ.get("DATAPLATFORM_S3_BUCKET_PREFIX")
         if not prefix:
-            raise RuntimeError(
+            raise settings.ConfigurationError(
                 "DATAPLATFORM_ENV=aws needs DATAPLATFORM_S3_BUCKET_PREFIX (buckets are <prefix>landing, "
                 "<prefix>raw, <prefix>quarantine; DynamoDB tables and SNS topics share the prefix)"
             )

@@ -13,10 +13,14 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 ENVIRONMENTS = ("local", "aws")
 
 
+class ConfigurationError(RuntimeError):
+    """The environment describes no usable deployment (a setting missing or invalid)."""
+
+
 def environment() -> str:
     name = os.environ.get("DATAPLATFORM_ENV", "local")
     if name not in ENVIRONMENTS:
-        raise ValueError(f"DATAPLATFORM_ENV={name!r}: expected one of {', '.join(ENVIRONMENTS)}")
+        raise ConfigurationError(f"DATAPLATFORM_ENV={name!r}: expected one of {', '.join(ENVIRONMENTS)}")
     return name
 
 

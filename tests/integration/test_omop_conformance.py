@@ -13,7 +13,7 @@ import re
 import duckdb
 import pytest
 
-from dataplatform import omop_spec
+from assets.clinical import omop_spec
 
 CDM_SCHEMA = "omop_cdm"
 DUCKDB_TYPES = {"integer": "INTEGER", "float": "DOUBLE", "date": "DATE", "datetime": "TIMESTAMP"}

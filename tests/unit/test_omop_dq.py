@@ -5,7 +5,7 @@ import re
 
 import yaml
 
-from dataplatform import omop_spec
+from assets.clinical import omop_spec
 from dataplatform.settings import DBT_PROJECT_DIR
 
 MACROS = DBT_PROJECT_DIR / "macros" / "omop"

@@ -1,6 +1,6 @@
 """The OMOP DQ summary shown on the omop_dq_results asset, from run_results + manifest."""
 
-from dataplatform import dq_summary
+from assets.clinical import dq_summary
 
 MANIFEST = {"nodes": {
     "model.dataplatform.person": {"resource_type": "model", "name": "person"},

@@ -1,14 +1,14 @@
-"""The OMOP CDM model YAMLs are generated from the spec (dataplatform.omop_spec): the
+"""The OMOP CDM model YAMLs are generated from the spec (assets.clinical.omop_spec): the
 committed files must be exactly what the generator writes today."""
 
 import yaml
 
-from dataplatform import omop_spec
+from assets.clinical import omop_spec
 
 
 def test_committed_yamls_are_generated_from_the_spec():
     stale = [path.name for path, text in omop_spec.rendered().items() if not path.exists() or path.read_text() != text]
-    assert stale == [], f"run `python -m dataplatform.omop_spec` and commit: {stale}"
+    assert stale == [], f"run `python -m assets.clinical.omop_spec` and commit: {stale}"
 
 
 def test_every_spec_column_is_declared_in_spec_order_with_a_portable_type():

@@ -14,7 +14,6 @@ from dataplatform.resources.catalog import LocalCatalog
 from dataplatform.resources.lake import LocalObjectStore
 from dataplatform.landing_zones import zone
 from sensors import s3_arrivals
-from sensors.landing_zones import sensors
 
 CLOUDFRONT = zone("cloudfront")
 TARGETS = [dg.AssetKey.from_user_string(t) for t in CLOUDFRONT.targets]
@@ -144,7 +143,7 @@ def test_badly_named_objects_are_skipped_and_reported(lake):
 
 
 def test_decorated_sensor_resumes_from_its_cursor(lake, tmp_path):
-    sensor = next(s for s in sensors if s.name == "cloudfront_arrivals")
+    sensor = s3_arrivals.arrival_sensor(zone("cloudfront"))
     defs = dg.Definitions(
         assets=[cloudfront.landing_access_logs, cloudfront.cloudfront_raw],
         sensors=[sensor],

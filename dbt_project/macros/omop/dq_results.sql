@@ -1,6 +1,6 @@
 {#- The CDM tables (as models) in the order of the spec's groups; the omop_dq_results model
     depends on all of them. tests/unit/test_omop_dq.py checks this list against
-    dataplatform.omop_spec.CDM_TABLES. -#}
+    assets.clinical.omop_spec.CDM_TABLES. -#}
 {% macro omop_cdm_tables() -%}
     {{ return([
         'person', 'observation_period', 'visit_occurrence', 'visit_detail', 'condition_occurrence',

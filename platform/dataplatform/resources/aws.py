@@ -20,8 +20,10 @@ import boto3
 from botocore.config import Config
 from dagster_aws.utils import ResourceWithBoto3Configuration
 
+from dataplatform.settings import ConfigurationError
 
-class AwsRegionMissing(RuntimeError):
+
+class AwsRegionMissing(ConfigurationError):
     """No region in the configuration, AWS_REGION, AWS_DEFAULT_REGION or the profile."""
 
 
