@@ -228,6 +228,7 @@ def child_inspect() -> dict:
     import dagster as dg
     import duckdb
     from dataplatform import settings
+    from assets.clinical.format import warehouse_path as clinical_warehouse_path
 
     settings.ensure_dagster_home()
     runs = []
@@ -255,7 +256,7 @@ def child_inspect() -> dict:
             runs.append(info)
 
     warehouse = {}
-    path = settings.clinical_warehouse_path()
+    path = clinical_warehouse_path()
     if path.exists():
         with duckdb.connect(str(path), read_only=True) as con:
             warehouse["cdm_rows"] = {t: con.execute(f"select count(*) from omop_cdm.{t}").fetchone()[0] for t in CDM_TABLES}

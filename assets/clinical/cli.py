@@ -3,7 +3,7 @@ delivery with its manifest) and the OMOP warehouse's headline KPIs in `dataplatf
 
 from __future__ import annotations
 
-from dataplatform import settings
+from assets.clinical.format import warehouse_path
 from dataplatform.domains import Sample, Warehouse
 
 
@@ -39,4 +39,4 @@ KPIS = {
     "from omop_results.omop_dq_results",
 }
 # Its own DuckDB file locally (Redshift in aws).
-WAREHOUSES = [Warehouse(path=settings.clinical_warehouse_path, schemas=("omop_cdm", "omop_results"), kpis=KPIS)]
+WAREHOUSES = [Warehouse(path=warehouse_path, schemas=("omop_cdm", "omop_results"), kpis=KPIS)]

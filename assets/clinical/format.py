@@ -1,6 +1,10 @@
 """The MIMIC-III source tables the clinical domain loads: MIMIC's upper-case columns and the
 type each is loaded as. A delivery is complete when its manifest lists every required table."""
 
+from pathlib import Path
+
+from dataplatform import settings
+
 # DuckDB types; the raw Parquet keeps MIMIC's column names in lower case (dbt sources read them).
 _IDS = {"ROW_ID": "INTEGER", "SUBJECT_ID": "INTEGER", "HADM_ID": "INTEGER"}
 
@@ -79,3 +83,9 @@ MANIFEST_NAME = "manifest.json"
 def raw_name(table: str) -> str:
     """The raw table / asset name of a MIMIC table: its name in lower case."""
     return table.lower()
+
+
+def warehouse_path() -> Path:
+    """The clinical warehouse's DuckDB file (Redshift in aws); dbt target `local_warehouse`
+    (dbt_project/profiles.yml names the same file)."""
+    return settings.home() / "clinical_warehouse.duckdb"

@@ -29,7 +29,8 @@ def _records(args, start):
 
 SAMPLES = {"cloudfront": Sample(help="CloudFront standard access logs (hourly gzip files)", add_options=_options,
                                 write=_write)}
-STREAMS = {"cloudfront-realtime": Stream(stream="cloudfront_realtime", records=_records)}
+STREAMS = {"cloudfront-realtime": Stream(stream="cloudfront_realtime", records=_records,
+                                          demo=dict(rate=50, seconds=300, duplicates=0.02, late=0.02))}
 
 KPIS = {
     "cloudfront requests": "select sum(requests) from marts.cloudfront_bandwidth_by_edge",

@@ -34,5 +34,6 @@ def summarise(console, ports) -> None:
         )
 
 
-STREAMS = {"web-analytics": Stream(stream="web_analytics_events", records=_records, add_options=_options)}
+STREAMS = {"web-analytics": Stream(stream="web_analytics_events", records=_records, add_options=_options,
+                                    demo=dict(rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12))}
 SUMMARIES = [summarise]

@@ -176,12 +176,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The quick start: sample deliveries and streams, catch up, summarise."""
     args.domains = list(domains.samples())
     code = cmd_sample(args, check_options=False)
-    streams_args = {
-        "cloudfront-realtime": dict(rate=50, seconds=300, duplicates=0.02, late=0.02),
-        "web-analytics": dict(rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12),
-    }
-    for stream, options in streams_args.items():
-        stream_args = argparse.Namespace(**{**vars(args), "anomaly_minute": None, **options, "stream": stream, "start": None})
+    for name, stream in domains.sample_streams().items():
+        defaults = vars(parser().parse_args(["produce", name]))  # produce's defaults, then the demo's
+        stream_args = argparse.Namespace(**{**defaults, **stream.demo, "quiet": args.quiet, "seed": args.seed})
         code = code or cmd_produce(stream_args, check_options=False)
     for step in (cmd_catch_up, cmd_summary):
         code = code or step(args)

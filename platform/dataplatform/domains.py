@@ -40,6 +40,7 @@ class Stream:
     stream: str  # the stream policy's name
     records: Callable  # (args, start) -> iterable of records
     add_options: Callable = lambda group: None
+    demo: Mapping[str, object] = field(default_factory=dict)  # `dataplatform demo`'s options
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,6 @@ def warehouse_path() -> Path:
     return home() / "warehouse.duckdb"
 
 
-def clinical_warehouse_path() -> Path:
-    """The clinical warehouse's DuckDB file (Redshift in aws); dbt target `local_warehouse`."""
-    return home() / "clinical_warehouse.duckdb"
-
-
 def catalog_path() -> Path:
     return home() / "catalog.sqlite"
 
