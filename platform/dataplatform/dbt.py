@@ -92,7 +92,8 @@ class Translator(DagsterDbtTranslator):
         return governed_spec(spec.replace_attributes(key=key), domain, columns)
 
 
-TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+# Code references: each model's page links to its .sql file, not to the Python that loads dbt.
+TRANSLATOR = Translator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=True))
 
 
 def build_dbt_assets() -> dg.AssetsDefinition:

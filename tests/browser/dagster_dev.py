@@ -22,7 +22,8 @@ def main(argv: list[str]) -> None:
 
     settings.ensure_dagster_home()
     os.environ["DATAPLATFORM_HOME"] = str(settings.home())
-    command = ["dagster", "dev", *argv]
+    beside = os.path.join(os.path.dirname(sys.executable), "dagster")  # the venv's, also without it on PATH
+    command = [beside if os.path.exists(beside) else "dagster", "dev", *argv]
     os.execvp(command[0], command)
 
 

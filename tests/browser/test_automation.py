@@ -7,6 +7,8 @@ and automation-mart.png (the mart's asset page, materialised by a run of that se
 
 from __future__ import annotations
 
+import re
+
 import time
 from pathlib import Path
 from typing import Any
@@ -64,15 +66,26 @@ def test_the_automation_sensor_runs_and_builds_the_marts(browser: Any, page: Any
     variables = {"repository": repository["name"], "location": repository["location"]["name"]}
     sensors = {s["name"]: s for s in dagster_dev.graphql(SENSORS_QUERY, variables)["sensorsOrError"]["results"]}
     assert sensors[AUTOMATION_SENSOR]["sensorState"]["status"] == "RUNNING"
-    assert sensors[AUTOMATION_SENSOR]["sensorType"] == "AUTOMATION"
+    assert sensors[AUTOMATION_SENSOR]["sensorType"] == "AUTO_MATERIALIZE"  # an automation condition sensor
 
     page.goto(f"{dagster_dev.base_url}/automation", wait_until="domcontentloaded")
     _dismiss_community_modal(page, dagster_dev)
-    row = page.get_by_role("row").filter(has_text=AUTOMATION_SENSOR).first
-    expect(row).to_be_visible(timeout=60_000)
-    expect(row.get_by_role("switch")).to_be_checked()
+    # The list of the code location's automations: the sensor, its type and its last tick (its
+    # RUNNING state is asserted above through the same server's GraphQL).
+    link = page.locator(f"a[href$='/sensors/{AUTOMATION_SENSOR}']")
+    expect(link).to_be_visible(timeout=60_000)
+    expect(link.get_by_text("Automation condition sensor")).to_be_visible()
     _save_screenshot(page, tmp_path, "automation.png")
 
     page.goto(f"{dagster_dev.base_url}/assets/{'/'.join(MART)}", wait_until="domcontentloaded")
-    expect(page.get_by_text(run_id[:8]).first).to_be_visible(timeout=60_000)
+    # "Latest materialization" links to the automation sensor's run.
+    expect(page.locator(f"a[href*='/runs/{run_id}']").first).to_be_visible(timeout=60_000)
     _save_screenshot(page, tmp_path, "automation-mart.png")
+    # The asset's automation evaluations: the condition tree the daemon evaluated, tick by tick.
+    tab = page.get_by_role("tab", name="Automation")
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_text("Loading evaluations")).to_have_count(0, timeout=60_000)
+    # The tick that requested the mart (case matters: other rows say "Not requested").
+    expect(page.get_by_role("row").filter(has_text=re.compile("Requested")).first).to_be_visible()
+    _save_screenshot(page, tmp_path, "automation-evaluations.png")

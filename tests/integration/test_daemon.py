@@ -8,8 +8,10 @@ computation; the MIMIC tables as generated), not from the platform's SQL.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +28,8 @@ RAW = dg.AssetKey(["raw", "cloudfront", "access_logs"])
 MART = dg.AssetKey(["marts", "cloudfront_top_viewers"])
 PERSON = dg.AssetKey(["marts", "person"])
 DQ_RESULTS = dg.AssetKey(["marts", "omop_dq_results"])
+COUNTERS = dg.AssetKey(["serving", "web_analytics", "event_counters"])
+SNAPSHOTS = dg.AssetKey(["warehouse", "snapshots", "warehouse"])
 PATIENTS = 60
 
 
@@ -37,6 +41,7 @@ class Deliveries:
     late_key: str
     late_bytes: bytes
     mimic: dict
+    events: list[tuple[str, bytes]]  # web-analytics records (partition key, JSON)
 
     def first(self, home: Path) -> None:
         shutil.copytree(self.landing, home / "lake" / "landing", dirs_exist_ok=True)
@@ -45,9 +50,16 @@ class Deliveries:
         from assets.clinical import sample
         from dataplatform.resources.lake import LocalObjectStore
 
+        from dataplatform.environments import ports
+        from dataplatform.streams import streams
+
         lake = LocalObjectStore(home / "lake")
         lake.put("landing", self.late_key, self.late_bytes)
         sample.write_delivery(lake, self.mimic, "delivery-1")
+        policy, stream = streams()["web_analytics_events"], ports()["stream"]  # the home's own stream
+        stream.create_stream(policy.name, policy.shards)
+        for first in range(0, len(self.events), 500):
+            stream.put_records(policy.name, self.events[first : first + 500])
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +75,26 @@ def deliveries(tmp_path_factory) -> Deliveries:
     donor = next(p for p in sorted(landing.rglob("*.gz")) if f"{LATE_HOUR:%Y-%m-%d-%H}" in p.name)
     late_key = f"cloudfront/{donor.name.split('.')[0]}.{LATE_HOUR:%Y-%m-%d-%H}.late0001.gz"
     tables = mimic_sample.generate_tables(mimic_sample.SampleSpec(patients=PATIENTS, seed=3))
-    return Deliveries(landing, late_key, donor.read_bytes(), tables)
+    from assets.web_analytics.sample import EventsSpec, events
+
+    records = list(events(EventsSpec(start=START, seconds=180, rate=10, seed=3)))
+    return Deliveries(landing, late_key, donor.read_bytes(), tables, records)
+
+
+def expected_hour_counters(records: list[tuple[str, bytes]]) -> dict[str, int]:
+    """Events per (event, UTC hour) of the produced records, by plain JSON parsing."""
+    counted = Counter()
+    for _, data in records:
+        event = json.loads(data)
+        counted[f"hour#{event['event']}#{event['utc_timestamp'][:13]}"] += 1
+    return dict(counted)
+
+
+def hour_counters(home: Path) -> dict[str, int]:
+    from dataplatform.resources.kv import SqliteKeyValueStore
+
+    store = SqliteKeyValueStore(home / "kv.sqlite")
+    return {key: item["count"] for key, item in store.scan("web_analytics_counters") if key.startswith("hour#")}
 
 
 def published_tables(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, list[tuple]]:
@@ -102,13 +133,16 @@ def daemon_home(tmp_path_factory, deliveries) -> dict:
 
         def refreshed(instance) -> bool:
             raw = latest_timestamp(instance, RAW, late_partition)
-            return raw > landed and latest_timestamp(instance, MART) > raw and latest_timestamp(instance, DQ_RESULTS) > landed
+            return (raw > landed and latest_timestamp(instance, MART) > raw and latest_timestamp(instance, DQ_RESULTS) > landed
+                    and latest_timestamp(instance, COUNTERS) > landed)
 
         timings["late file and clinical"] = runtime.wait_for(refreshed, "the late hour and the CDM in the marts")
         sensor_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "automation"}))
         raw_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "cloudfront_arrivals"}))
+        snapshot_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "snapshot_rpo"}))
+        snapshotted = latest_timestamp(runtime.instance, SNAPSHOTS) > 0
     return {"home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
-            "raw_runs": raw_runs}
+            "raw_runs": raw_runs, "snapshot_runs": snapshot_runs, "snapshotted": snapshotted}
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +172,9 @@ def test_the_daemon_builds_the_marts_from_landed_files(daemon_home, deliveries):
     assert daemon_home["automation_runs"], "no run was launched by the automation sensor"
     with duckdb.connect(str(home / "clinical_warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from omop_cdm.person").fetchone()[0] == deliveries.mimic["PATIENTS"].num_rows
+    assert hour_counters(home) == expected_hour_counters(deliveries.events)  # the stream, exactly once
+    # The RPO sensor snapshots the warehouses it finds (their first snapshot is due at once).
+    assert daemon_home["snapshotted"] and all(r.status == dg.DagsterRunStatus.SUCCESS for r in daemon_home["snapshot_runs"])
     print(f"daemon: landed -> marts {daemon_home['timings']}")
 
 
@@ -154,3 +191,4 @@ def test_catch_up_and_the_daemon_build_identical_marts(daemon_home, catch_up_hom
     assert set(by_daemon) == set(by_catch_up) and len(by_daemon) > 20
     differing = [name for name in by_daemon if by_daemon[name] != by_catch_up[name]]
     assert differing == []
+    assert hour_counters(daemon_home["home"]) == hour_counters(catch_up_home)
