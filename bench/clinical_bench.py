@@ -52,7 +52,7 @@ CDM_TABLES = ("person", "visit_occurrence", "condition_occurrence", "measurement
 DOMAIN_TABLES = {"condition_occurrence": "Condition", "measurement": "Measurement", "drug_exposure": "Drug",
                  "observation": "Observation", "procedure_occurrence": "Procedure"}
 SUMMARY_LINE = re.compile(
-    r"catch-up:\s+(?P<runs>\d+)\s+runs\s+\((?P<failed>\d+)\s+failed\).*?(?P<dbt>\d+)\s+dbt\s+invocations,\s+"
+    r"catch-up:\s+(?P<runs>\d+)\s+runs\s+\((?P<failed>\d+)\s+failed\).*?(?P<dbt>\d+)\s+dbt\s+invocations(?:\s+\(\d+\s+failed\))?,\s+"
     r"(?P<assets>\d+)\s+assets\s+materialised.*?\s+in\s+(?P<seconds>[\d.]+)s", re.DOTALL
 )
 DBT_FINISHED = re.compile(r"Finished running (?P<what>.*?) in .*?\((?P<seconds>[\d.]+)s\)")

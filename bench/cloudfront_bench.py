@@ -41,7 +41,8 @@ RESULTS = ROOT / "bench" / "results"
 START = datetime(2026, 11, 24, tzinfo=timezone.utc)  # fixed, so cached inputs stay valid
 SUMMARY_LINE = re.compile(
     r"catch-up:\s+(?P<runs>\d+)\s+runs\s+\((?P<failed>\d+)\s+failed\)\s+over\s+(?P<partitions>\d+)\s+partitions,\s+"
-    r"(?P<dbt>\d+)\s+dbt\s+invocations,\s+(?P<assets>\d+)\s+assets\s+materialised,\s+(?P<skipped>\d+)\s+duplicate"
+    r"(?:(?P<automation>\d+)\s+automation\s+runs,\s+)?"
+    r"(?P<dbt>\d+)\s+dbt\s+invocations(?:\s+\(\d+\s+failed\))?,\s+(?P<assets>\d+)\s+assets\s+materialised,\s+(?P<skipped>\d+)\s+duplicate"
     r"\s+requests\s+skipped,\s+in\s+(?P<seconds>[\d.]+)s"
 )
 MARTS = ("cloudfront_bandwidth_by_edge", "cloudfront_bot_traffic", "cloudfront_top_viewers")

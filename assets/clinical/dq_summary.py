@@ -84,5 +84,7 @@ def dq_summary_events(context: dg.AssetExecutionContext, invocation) -> list[dg.
     """The observation for a finished dbt invocation, when it selected omop_dq_results."""
     if DQ_ASSET_KEY not in context.selected_asset_keys:
         return []
+    if not (invocation.target_path / "run_results.json").exists():
+        return []  # dbt stopped before running a node (e.g. the warehouse unreachable): its error is raised
     observation = summary_observation(invocation.get_artifact("run_results.json"), invocation.get_artifact("manifest.json"))
     return [observation] if observation else []

@@ -34,6 +34,13 @@ def summarise(console, ports) -> None:
         )
 
 
+def owned() -> dict[str, list[str]]:
+    from assets.web_analytics.assets import ALERT_TOPIC, ALERTS_TABLE, COUNTERS_TABLE, KPI_TABLE
+
+    return {"kv_tables": [COUNTERS_TABLE, KPI_TABLE, ALERTS_TABLE], "topics": [ALERT_TOPIC]}
+
+
+OWNED = owned
 STREAMS = {"web-analytics": Stream(stream="web_analytics_events", records=_records, add_options=_options,
                                     demo=dict(rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12))}
 SUMMARIES = [summarise]

@@ -29,6 +29,18 @@ RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
 CURSOR_PREFIX = "dataplatform/catch-up/"
 
 
+def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The first line of each failed step's error: the cause, as the run's page shows it."""
+    reasons = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        error = record.dagster_event.event_specific_data.error
+        while error.cause is not None and not error.message.strip():
+            error = error.cause
+        first = next((line for line in error.message.strip().splitlines() if line.strip()), error.cls_name or "")
+        reasons.append(f"{record.step_key}: {first.strip()}")
+    return "; ".join(reasons) or "the run failed outside its steps (see the run in the UI)"
+
+
 def evaluate_automation(defs: dg.Definitions, instance: dg.DagsterInstance, cursor):
     """`dg.evaluate_automation_conditions`, also from a thread whose event loop is running (a
     notebook, Playwright's sync API): Dagster's evaluator calls `asyncio.run`, so it then gets
@@ -51,6 +63,8 @@ class CatchUpSummary:
     partitions: int = 0
     automation_runs: int = 0
     dbt_invocations: int = 0
+    failed_dbt_invocations: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # run id -> the failed steps' first error lines
 
 
 class InstanceCursors:
@@ -109,12 +123,14 @@ def catch_up(
             # (Progress goes through on_event; the run's own logs stay in the instance and the UI.)
         )
         summary.runs += 1
+        selects_dbt = any("dbt" in asset_graph.get(key).kinds for key in asset_keys)
+        summary.dbt_invocations += selects_dbt
         if not result.success:
             summary.failed_runs.append(result.run_id)
+            summary.failed_dbt_invocations += selects_dbt
+            summary.failures[result.run_id] = failure_reason(instance, result.run_id)
             return False
-        materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-        summary.materialized |= materialized
-        summary.dbt_invocations += any("dbt" in asset_graph.get(key).kinds for key in materialized)
+        summary.materialized |= {e.asset_key for e in result.get_asset_materialization_events()}
         return True
 
     def run_sensor(sensor: dg.SensorDefinition) -> int:

@@ -156,11 +156,14 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     console.print(
         f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
-        f"{summary.automation_runs} automation runs, {summary.dbt_invocations} dbt invocations, {len(summary.materialized)} assets materialised, "
+        f"{summary.automation_runs} automation runs, {summary.dbt_invocations} dbt invocations"
+        f"{f' ({summary.failed_dbt_invocations} failed)' if summary.failed_dbt_invocations else ''}, {len(summary.materialized)} assets materialised, "
         f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
     )
     if summary.failed_runs:
-        console.print(f"[red]failed runs: {', '.join(summary.failed_runs)} - open them in the UI (dataplatform dev)[/red]")
+        for run_id in summary.failed_runs:
+            console.print(f"[red]failed run {run_id}: {summary.failures[run_id]}[/red]", soft_wrap=True)
+        console.print("[red]the next catch-up retries them; their logs are in the UI (dataplatform dev)[/red]")
         return 1
     return 0
 
@@ -245,6 +248,27 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the configured deployment end to end; exit 1 when something is missing or failing."""
+    from rich.table import Table
+
+    from dataplatform.doctor import FAILED, MISSING, diagnose
+
+    findings = diagnose()
+    table = Table(title=f"dataplatform doctor ({settings.environment()})")
+    for column in ("what", "status", "detail"):
+        table.add_column(column)
+    colours = {FAILED: "red", MISSING: "red"}
+    for finding in findings:
+        colour = colours.get(finding.status, "green")
+        table.add_row(finding.what, f"[{colour}]{finding.status}[/{colour}]", finding.detail)
+    console.print(table)
+    broken = [f for f in findings if f.status in (FAILED, MISSING)]
+    if broken:
+        console.print(f"[red]{len(broken)} of {len(findings)} checks failed[/red]")
+    return 1 if broken else 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """`dagster dev` for this code location: webserver, code server and daemon (sensors,
     automation, schedules, run queue) in one process tree, on 127.0.0.1."""
@@ -309,6 +333,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retention", help="drop raw partitions older than their zone's retention")
     p.add_argument("--dry-run", action="store_true", help="only list what would be dropped")
     p.set_defaults(func=cmd_retention)
+
+    p = sub.add_parser("doctor", help="check the deployment end to end (buckets, catalog, streams, tables, warehouse)")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("dev", help="start the Dagster UI, code server and daemon on 127.0.0.1")
     p.add_argument("--port", type=_port, default=3000)

@@ -4,7 +4,8 @@
   definitions.py  `defs`, the domain's dg.Definitions (assets, checks, sensors, jobs, schedules)
   cli.py          optional command-line hooks: SAMPLES (`dataplatform sample <name>`),
                   STREAMS (`dataplatform produce <name>`), WAREHOUSES and SUMMARIES
-                  (`dataplatform summary`: tables and KPIs; further lines, e.g. serving stores)
+                  (`dataplatform summary`: tables and KPIs; further lines, e.g. serving stores),
+                  OWNED (a function: the key-value tables and topics it uses, for `doctor`)
 
 The core imports domains only through this module, by name from policy.
 """
@@ -105,6 +106,12 @@ def warehouses() -> list[Warehouse]:
                 warehouse = Warehouse(warehouse.path, merged[path].schemas, {**merged[path].kpis, **warehouse.kpis})
             merged[path] = warehouse
     return list(merged.values())
+
+
+def owned(kind: str) -> list[str]:
+    """Names of one kind ("kv_tables", "topics") that the domains use, unprefixed."""
+    return [name for domain in registered() if hasattr(domain.hooks(), "OWNED")
+            for name in domain.hooks().OWNED().get(kind, ())]
 
 
 def summaries() -> list[Callable]:

@@ -1,16 +1,17 @@
 """The one place that turns DATAPLATFORM_ENV into the resource set.
 
 Asset and sensor code only sees ports (lake, catalog, dbt); it never branches on the
-environment. In `aws`, every client comes from one dagster-aws resource (`aws`, returned with
-the ports so it shows in the UI) built from AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL
-and AWS_PROFILE; credentials follow boto3's standard chain.
+environment. In `aws`, the deployment's settings are checked first (dataplatform.deployment),
+then every client comes from one dagster-aws resource (`aws`, returned with the ports so it
+shows in the UI) built from AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL and AWS_PROFILE;
+credentials follow boto3's standard chain. Every adapter is namespaced by the bucket prefix.
 """
 
 from __future__ import annotations
 
 import os
 
-from dataplatform import settings
+from dataplatform import deployment, settings
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
@@ -38,23 +39,20 @@ def ports(environment: str | None = None) -> dict:
     else:
         from dataplatform.resources.aws import AwsClients
 
-        prefix = os.environ.get("DATAPLATFORM_S3_BUCKET_PREFIX")
-        if not prefix:
-            raise settings.ConfigurationError(
-                "DATAPLATFORM_ENV=aws needs DATAPLATFORM_S3_BUCKET_PREFIX (buckets are <prefix>landing, "
-                "<prefix>raw, <prefix>quarantine; DynamoDB tables and SNS topics share the prefix)"
-            )
         # One dagster-aws resource makes every client: region, endpoint and profile show in the UI.
         aws = AwsClients.from_env()
+        prefix = deployment.check(os.environ, aws.region_or_none())  # everything missing, at once
+        namespace = deployment.namespace(prefix)
+        os.environ[deployment.SCHEMA_PREFIX_VARIABLE] = namespace  # dbt's schemas and sources
         adapters = {
             "aws": aws,
             "lake": S3ObjectStore(aws.client("s3"), bucket_prefix=prefix),
-            "catalog": GlueCatalog(aws.client("glue")),
-            "stream": KinesisStreamStore(aws.client("kinesis")),
+            "catalog": GlueCatalog(aws.client("glue"), database_prefix=namespace),
+            "stream": KinesisStreamStore(aws.client("kinesis"), stream_prefix=prefix),
             "kv": DynamoDbKeyValueStore(aws.client("dynamodb"), table_prefix=prefix),
             "notify": SnsNotifier(aws.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
             "snapshots": RedshiftSnapshotStore(
-                aws.client("redshift"), redshift_row_counter_from_env(aws.client("redshift-data"))
+                aws.client("redshift"), redshift_row_counter_from_env(aws.client("redshift-data"), schema_prefix=namespace)
             ),
         }
     return adapters
@@ -64,4 +62,8 @@ def resources(environment: str | None = None) -> dict:
     """Everything the code location binds: the ports plus the dbt invocations (which parse the project)."""
     from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
 
+    if (environment or settings.environment()) == "aws":  # the dbt targets' settings too, in the same report
+        from dataplatform.resources.aws import AwsClients
+
+        deployment.check(os.environ, AwsClients.from_env().region_or_none(), dbt=True)
     return {**ports(environment), "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}

@@ -274,6 +274,21 @@ def test_bucket_names_carry_the_bucket_prefix_parameter():
     assert {"landing", "raw", "quarantine", "curated", "athena-results", "compute-logs"} == set(bucket_names())
 
 
+def test_databases_streams_and_tables_carry_the_deployment_namespace():
+    """What a deployment owns is named with its prefix, as the ports name it (dataplatform.deployment)."""
+    from dataplatform.landing_zones import zones
+    from dataplatform.streams import streams
+
+    databases = {r["Properties"]["DatabaseInput"]["Name"]["Fn::Sub"] for r in resources_of("AWS::Glue::Database").values()}
+    assert all(name.startswith("${SchemaPrefix}") for name in databases)
+    raw = {database for zone in zones().values() for database, _ in zone.raw_tables}
+    assert {f"${{SchemaPrefix}}{database}" for database in raw} <= databases
+    names = {r["Properties"]["Name"]["Fn::Sub"] for r in resources_of("AWS::Kinesis::Stream").values()}
+    assert names == {f"${{BucketPrefix}}{stream}" for stream in streams()}
+    tables = [r["Properties"]["TableName"] for r in resources_of("AWS::DynamoDB::Table").values()]
+    assert tables and all(t["Fn::Sub"].startswith("${BucketPrefix}") for t in tables)
+
+
 @pytest.mark.parametrize("resource", sorted(resources_of("AWS::S3::Bucket")))
 def test_buckets_are_kms_encrypted_and_private(resource):
     properties = template()["Resources"][resource]["Properties"]

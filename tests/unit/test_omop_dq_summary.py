@@ -59,3 +59,15 @@ def test_no_observation_without_dq_tests():
 def test_failing_groups_come_first():
     rows = dq_summary.dq_results(RUN_RESULTS, MANIFEST)
     assert dq_summary.summary_markdown(rows).splitlines()[2].startswith("| conformance | foreign_key_exists |")
+
+
+def test_no_summary_and_no_error_of_its_own_when_dbt_ran_no_node(tmp_path):
+    """dbt that could not reach the warehouse writes no run_results.json: the build's own error
+    (e.g. the connection refused) is what reaches the console, not a FileNotFoundError from here."""
+    from types import SimpleNamespace
+
+    from assets.clinical.dq_summary import DQ_ASSET_KEY, dq_summary_events
+
+    context = SimpleNamespace(selected_asset_keys={DQ_ASSET_KEY})
+    invocation = SimpleNamespace(target_path=tmp_path, get_artifact=lambda name: (tmp_path / name).read_text())
+    assert dq_summary_events(context, invocation) == []

@@ -63,6 +63,12 @@ class AwsClients(ResourceWithBoto3Configuration):
             )
         return region
 
+    def region_or_none(self) -> str | None:
+        try:
+            return self.resolved_region()
+        except AwsRegionMissing:
+            return None
+
     def client(self, service: str):
         """A boto3 client for `service` with this resource's region, endpoint, TLS and retries."""
         session = self.session()

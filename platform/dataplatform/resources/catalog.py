@@ -165,12 +165,18 @@ class GlueCatalog(TableCatalog):
 
     BATCH = 100
 
-    def __init__(self, client):
+    def __init__(self, client, database_prefix: str = ""):
         self.client = client
+        # The deployment's namespace: callers name `raw_vpc_flow`, Glue holds `<prefix>raw_vpc_flow`,
+        # so two deployments in one account never share (or re-point) a table.
+        self.database_prefix = database_prefix
+
+    def _db(self, database: str) -> str:
+        return self.database_prefix + database
 
     def ensure_database(self, database: str) -> None:
         try:
-            self.client.create_database(DatabaseInput={"Name": database})
+            self.client.create_database(DatabaseInput={"Name": self._db(database)})
         except self.client.exceptions.AlreadyExistsException:
             pass
 
@@ -189,15 +195,15 @@ class GlueCatalog(TableCatalog):
 
     def ensure_table(self, table: Table) -> None:
         try:
-            self.client.create_table(DatabaseName=table.database, TableInput=self._table_input(table))
+            self.client.create_table(DatabaseName=self._db(table.database), TableInput=self._table_input(table))
         except self.client.exceptions.AlreadyExistsException:
-            self.client.update_table(DatabaseName=table.database, TableInput=self._table_input(table))
+            self.client.update_table(DatabaseName=self._db(table.database), TableInput=self._table_input(table))
         except self.client.exceptions.EntityNotFoundException as error:
             raise LookupError(f"database {table.database!r} does not exist") from error
 
     def get_table(self, database: str, name: str) -> Table | None:
         try:
-            found = self.client.get_table(DatabaseName=database, Name=name)["Table"]
+            found = self.client.get_table(DatabaseName=self._db(database), Name=name)["Table"]
         except self.client.exceptions.EntityNotFoundException:
             return None
         descriptor = found["StorageDescriptor"]
@@ -233,7 +239,7 @@ class GlueCatalog(TableCatalog):
                 for values in batch
             ]
             response = self.client.batch_create_partition(
-                DatabaseName=database, TableName=name, PartitionInputList=inputs
+                DatabaseName=self._db(database), TableName=name, PartitionInputList=inputs
             )
             errors = response.get("Errors", [])
             unexpected = [e for e in errors if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
@@ -246,7 +252,7 @@ class GlueCatalog(TableCatalog):
         self._require(database, name)
         paginator = self.client.get_paginator("get_partitions")
         found = []
-        for page in paginator.paginate(DatabaseName=database, TableName=name):
+        for page in paginator.paginate(DatabaseName=self._db(database), TableName=name):
             found.extend(tuple(p["Values"]) for p in page["Partitions"])
         return sorted(found)
 
@@ -255,7 +261,7 @@ class GlueCatalog(TableCatalog):
         doomed = [p for p in partitions if tuple(p) in existing]
         for start in range(0, len(doomed), 25):  # batch_delete_partition takes 25 at a time
             self.client.batch_delete_partition(
-                DatabaseName=database,
+                DatabaseName=self._db(database),
                 TableName=name,
                 PartitionsToDelete=[{"Values": list(p)} for p in doomed[start : start + 25]],
             )

@@ -408,9 +408,11 @@ class RedshiftDataRowCounter:
     `REDSHIFT_DATABASE` and either `REDSHIFT_SECRET_ARN` or `REDSHIFT_USER` (temporary credentials)."""
 
     def __init__(self, client, database: str, *, secret_arn: str | None = None, db_user: str | None = None,
-                 sleep: Callable[[float], None] = time.sleep, poll_seconds: float = 1.0, timeout_seconds: float = 600):
+                 schema_prefix: str = "", sleep: Callable[[float], None] = time.sleep, poll_seconds: float = 1.0,
+                 timeout_seconds: float = 600):
         self.client = client
         self.database = database
+        self.schema_prefix = schema_prefix  # the deployment's namespace: dbt builds <prefix>marts etc.
         self.secret_arn = secret_arn
         self.db_user = db_user
         self.sleep = sleep
@@ -442,6 +444,7 @@ class RedshiftDataRowCounter:
         counts: dict[str, int | None] = {}
         for table in check_tables(tables):
             schema, name = table.split(".")
+            schema = self.schema_prefix + schema
             exists = self._run(
                 cluster,
                 "select count(*) from information_schema.tables where table_schema = :schema and table_name = :name",
@@ -647,10 +650,11 @@ class RedshiftSnapshotStore(SnapshotStore):
             self._call("delete_cluster", ClusterIdentifier=target, SkipFinalClusterSnapshot=True)
 
 
-def redshift_row_counter_from_env(client) -> RedshiftDataRowCounter:
+def redshift_row_counter_from_env(client, schema_prefix: str = "") -> RedshiftDataRowCounter:
     return RedshiftDataRowCounter(
         client,
         os.environ.get("REDSHIFT_DATABASE", "dataplatform"),
         secret_arn=os.environ.get("REDSHIFT_SECRET_ARN"),
         db_user=os.environ.get("REDSHIFT_USER", "dataplatform"),
+        schema_prefix=schema_prefix,
     )

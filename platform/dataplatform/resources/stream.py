@@ -330,8 +330,12 @@ class KinesisStreamStore(StreamStore):
     GET_RECORDS_LIMIT = 10_000
     MAX_EMPTY_POLLS = 20  # empty pages (gaps in the shard) followed before giving up on a read
 
-    def __init__(self, client, *, put_attempts: int = 5, wait_timeout: float = 600.0, max_poll_interval: float = 1.0):
+    def __init__(self, client, *, stream_prefix: str = "", put_attempts: int = 5, wait_timeout: float = 600.0,
+                 max_poll_interval: float = 1.0):
         self.client = client
+        # The deployment's namespace: callers name `web_analytics_events`, Kinesis holds
+        # `<prefix>web_analytics_events`, so a second deployment never consumes this one's records.
+        self.stream_prefix = stream_prefix
         self.put_attempts = put_attempts
         self.wait_timeout = wait_timeout
         self.max_poll_interval = max_poll_interval
@@ -342,7 +346,7 @@ class KinesisStreamStore(StreamStore):
     def _wait_active(self, name: str) -> None:
         deadline = time.monotonic() + self.wait_timeout
         for attempt in range(1_000_000):
-            status = self.client.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]["StreamStatus"]
+            status = self.client.describe_stream_summary(StreamName=self.stream_prefix + name)["StreamDescriptionSummary"]["StreamStatus"]
             if status == "ACTIVE":
                 return
             if status == "DELETING" or time.monotonic() > deadline:
@@ -363,13 +367,13 @@ class KinesisStreamStore(StreamStore):
     def create_stream(self, name: str, shards: int) -> None:
         _check_create(shards)
         try:
-            self.client.create_stream(StreamName=name, ShardCount=shards)
+            self.client.create_stream(StreamName=self.stream_prefix + name, ShardCount=shards)
         except self.client.exceptions.ResourceInUseException:
             pass  # exists (or is being created): wait for it below
         self._wait_active(name)
 
     def _describe_shards(self, name: str) -> list[dict]:
-        shards, kwargs = [], {"StreamName": name}
+        shards, kwargs = [], {"StreamName": self.stream_prefix + name}
         with self._errors(name):
             while True:
                 page = self.client.list_shards(**kwargs)
@@ -415,7 +419,7 @@ class KinesisStreamStore(StreamStore):
                     self._sleep(attempt)
                 entries = [{"PartitionKey": records[i][0], "Data": bytes(records[i][1])} for i in pending]
                 with self._errors(name):
-                    response = self.client.put_records(StreamName=name, Records=entries)
+                    response = self.client.put_records(StreamName=self.stream_prefix + name, Records=entries)
                 failed, errors = [], {}
                 for index, entry in zip(pending, response["Records"], strict=True):
                     if entry.get("ErrorCode"):
@@ -440,7 +444,7 @@ class KinesisStreamStore(StreamStore):
         limit: int = 10_000,
     ) -> list[StreamRecord]:
         _check_read(position, sequence_number, limit)
-        kwargs = {"StreamName": name, "ShardId": shard_id, "ShardIteratorType": position}
+        kwargs = {"StreamName": self.stream_prefix + name, "ShardId": shard_id, "ShardIteratorType": position}
         if sequence_number is not None and position.endswith("_SEQUENCE_NUMBER"):
             kwargs["StartingSequenceNumber"] = str(sequence_number)
         with self._errors(name, shard_id):
@@ -486,7 +490,7 @@ class KinesisStreamStore(StreamStore):
         end = int(shard["HashKeyRange"]["EndingHashKey"])
         middle = split_point(start, end)
         with self._errors(name, shard_id):
-            self.client.split_shard(StreamName=name, ShardToSplit=shard_id, NewStartingHashKey=str(middle))
+            self.client.split_shard(StreamName=self.stream_prefix + name, ShardToSplit=shard_id, NewStartingHashKey=str(middle))
         self._wait_active(name)
         children = [
             s
