@@ -13,9 +13,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from dataplatform.deployment import SCHEMA_PREFIX_VARIABLE
 from dataplatform.settings import DBT_PROJECT_DIR
 
 DIALECTS = {"athena": "athena", "redshift": "redshift"}
+NAMESPACE = "acme_prod_"
 
 # Expression types sqlglot accepts from any dialect but that only DuckDB (of our engines) runs.
 DUCKDB_ONLY = (exp.ReadParquet, exp.ReadCSV, exp.Struct, exp.Lambda)
@@ -42,7 +44,8 @@ def portability_problems(sql: str, dialect: str) -> list[str]:
 def compiled(request, tmp_path_factory):
     target = request.param
     target_path = tmp_path_factory.mktemp(f"dbt-{target}")
-    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)}
+    # Compiled as one deployment of several in an account: its namespace on every schema.
+    env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), SCHEMA_PREFIX_VARIABLE: NAMESPACE}
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("dbt")), "compile", "--target", target, "--no-populate-cache",
@@ -82,3 +85,18 @@ def test_duckdb_only_sql_is_caught(sql):
 def test_portable_sql_passes():
     sql = "select a, cast(b as bigint), count(*) over (partition by a order by b) from t where c in ('x', 'y')"
     assert all(portability_problems(sql, d) == [] for d in DIALECTS.values())
+
+
+def test_every_schema_read_or_built_carries_the_deployment_namespace(compiled):
+    """Sources read `<namespace>raw_*` (the Glue databases the catalog port registers) and
+    models build into `<namespace><layer>`: deployments in one account share no schema."""
+    import json
+
+    _, root = compiled
+    manifest = json.loads((root.parents[1] / "manifest.json").read_text())
+    schemas = {node["schema"] for node in manifest["nodes"].values() if node["resource_type"] in ("model", "seed")}
+    sources = {source["schema"] for source in manifest["sources"].values()}
+    assert schemas and all(schema.startswith(NAMESPACE) for schema in schemas), schemas
+    assert {f"{NAMESPACE}raw_cloudfront", f"{NAMESPACE}raw_vpc_flow", f"{NAMESPACE}raw_mimic"} <= sources
+    staging = (root / "models" / "cloudfront" / "staging" / "stg_cloudfront__access_logs.sql").read_text()
+    assert f"{NAMESPACE}raw_cloudfront" in staging
