@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dataplatform import domains, settings
 from dataplatform.landing_zones import zones
+from dataplatform.resources.lake import BucketMissing
 from dataplatform.streams import streams
 
 OK, CREATED, MISSING, FAILED = "ok", "created", "missing", "failed"
@@ -42,10 +43,8 @@ def _write_probe(lake, bucket: str) -> tuple[str, str]:
     key = f"_doctor-{uuid.uuid4().hex}"
     try:
         lake.put(bucket, key, b"probe")
-    except Exception as error:
-        if _error_code(error) == "NoSuchBucket":
-            return MISSING, f"{lake.uri(bucket, '')} does not exist"
-        raise
+    except BucketMissing:
+        return MISSING, f"{lake.uri(bucket, '')} does not exist"
     lake.delete(bucket, key)
     return OK, f"{lake.uri(bucket, '')} writable"
 

@@ -16,6 +16,7 @@ from dataplatform import doctor, environments
 from dataplatform.lake_tables import HIVE_PARTITION_KEYS, hive_values, publish_partition
 from dataplatform.landing_zones import zone
 from dataplatform.resources.catalog import Table
+from dataplatform.resources.lake import BucketMissing
 from dataplatform.retention import apply_retention
 
 NOW = datetime(2026, 11, 26, 12, 30, tzinfo=timezone.utc)
@@ -101,6 +102,9 @@ def test_doctor_reports_what_a_deployment_lacks(two, monkeypatch):
     monkeypatch.setenv("REDSHIFT_HOST", "127.0.0.1")
     monkeypatch.setenv("REDSHIFT_PORT", "1")  # nothing listens there
     aws_client("s3", prod["aws"].endpoint_url).delete_bucket(Bucket=prod["lake"].bucket_prefix + "quarantine")
+    # A write into a missing bucket names it (not a bare NoSuchBucket from PutObject).
+    with pytest.raises(BucketMissing, match=f"bucket {prod['lake'].bucket_prefix}quarantine does not exist"):
+        prod["lake"].put("quarantine", "x", b"x")
     findings = {finding.what: finding for finding in doctor.diagnose()}
     assert findings["bucket landing"].status == doctor.OK and findings["bucket raw"].status == doctor.OK
     assert findings["bucket quarantine"].status == doctor.MISSING

@@ -160,6 +160,10 @@ class LocalObjectStore(ObjectStore):
         yield paths
 
 
+class BucketMissing(LookupError):
+    """The deployment's bucket does not exist: named, not a bare NoSuchBucket."""
+
+
 class S3ObjectStore(ObjectStore):
     """S3 with one bucket per logical bucket name: `<bucket_prefix><name>`."""
 
@@ -170,13 +174,27 @@ class S3ObjectStore(ObjectStore):
     def _bucket(self, bucket: str) -> str:
         return self.bucket_prefix + bucket
 
+    @contextlib.contextmanager
+    def _existing(self, bucket: str) -> Iterator[None]:
+        try:
+            yield
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                raise BucketMissing(
+                    f"bucket {self._bucket(bucket)} does not exist (the lake's {bucket!r} bucket: "
+                    "<DATAPLATFORM_S3_BUCKET_PREFIX><name>, created by platform/infrastructure/cloudformation.yaml)"
+                ) from None
+            raise
+
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        response = self.client.put_object(Bucket=self._bucket(bucket), Key=key, Body=data)
+        with self._existing(bucket):
+            response = self.client.put_object(Bucket=self._bucket(bucket), Key=key, Body=data)
         return ObjectInfo(key, response["ETag"].strip('"'), len(data))
 
     def get(self, bucket: str, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self._bucket(bucket), Key=key)["Body"].read()
+            with self._existing(bucket):
+                return self.client.get_object(Bucket=self._bucket(bucket), Key=key)["Body"].read()
         except self.client.exceptions.NoSuchKey as error:
             raise FileNotFoundError(f"{bucket}/{key}") from error
 
@@ -185,20 +203,23 @@ class S3ObjectStore(ObjectStore):
         kwargs = {"Bucket": self._bucket(bucket), "Prefix": prefix}
         if start_after:
             kwargs["StartAfter"] = start_after
-        for page in paginator.paginate(**kwargs):
-            for item in page.get("Contents", []):
-                yield ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"])
+        with self._existing(bucket):
+            for page in paginator.paginate(**kwargs):
+                for item in page.get("Contents", []):
+                    yield ObjectInfo(item["Key"], item["ETag"].strip('"'), item["Size"])
 
     def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
         paginator = self.client.get_paginator("list_objects_v2")
         rolled, loose = [], []
-        for page in paginator.paginate(Bucket=self._bucket(bucket), Prefix=prefix, Delimiter=delimiter):
-            rolled.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-            loose.extend(ObjectInfo(i["Key"], i["ETag"].strip('"'), i["Size"]) for i in page.get("Contents", []))
+        with self._existing(bucket):
+            for page in paginator.paginate(Bucket=self._bucket(bucket), Prefix=prefix, Delimiter=delimiter):
+                rolled.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+                loose.extend(ObjectInfo(i["Key"], i["ETag"].strip('"'), i["Size"]) for i in page.get("Contents", []))
         return sorted(rolled), sorted(loose, key=lambda info: info.key)
 
     def delete(self, bucket: str, key: str) -> None:
-        self.client.delete_object(Bucket=self._bucket(bucket), Key=key)
+        with self._existing(bucket):
+            self.client.delete_object(Bucket=self._bucket(bucket), Key=key)
 
     def upload(self, path: Path, bucket: str, key: str) -> ObjectInfo:
         # A PUT is atomic in S3: readers see the previous object or the whole new one.
