@@ -16,6 +16,7 @@ storage (`dataplatform/catch-up/...`), so they travel with the instance (SQLite 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +30,25 @@ RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
 CURSOR_PREFIX = "dataplatform/catch-up/"
 
 
+DBT_ERRORS = "Errors parsed from dbt logs:"  # dagster-dbt's failure message, then dbt's own errors
+
+
 def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
-    """The first line of each failed step's error: the cause, as the run's page shows it."""
+    """Each failed step's cause in one line, as the run's page shows it: for a dbt build, dbt's
+    own error (`dbt (redshift): Database Error ... Connection refused`), not the wrapper's."""
     reasons = []
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
         error = record.dagster_event.event_specific_data.error
-        while error.cause is not None and not error.message.strip():
+        # User code's exception is wrapped ("Error occurred while executing op ..."): its cause is the news.
+        while error.cause is not None and (not error.message.strip() or error.cls_name == "DagsterExecutionStepExecutionError"):
             error = error.cause
-        first = next((line for line in error.message.strip().splitlines() if line.strip()), error.cls_name or "")
+        message = error.message.strip()
+        if DBT_ERRORS in message:
+            target = re.search(r"--target (\S+)", message)
+            detail = " ".join(message.split(DBT_ERRORS, 1)[1].replace("Encountered an error:", "").split())
+            first = f"dbt ({target.group(1) if target else 'default target'}): {detail}"
+        else:
+            first = next((line for line in message.splitlines() if line.strip()), error.cls_name or "")
         reasons.append(f"{record.step_key}: {first.strip()}")
     return "; ".join(reasons) or "the run failed outside its steps (see the run in the UI)"
 

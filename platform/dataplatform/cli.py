@@ -127,6 +127,9 @@ def cmd_sample(args: argparse.Namespace, check_options: bool = True) -> int:
 
 
 def _load_definitions():
+    from dataplatform import environments
+
+    environments.check(dbt=True)  # before the (cached) definitions: a mistake is one line, exit 2
     settings.ensure_dagster_home()
     from dataplatform.definitions import defs
 

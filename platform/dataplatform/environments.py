@@ -62,8 +62,14 @@ def resources(environment: str | None = None) -> dict:
     """Everything the code location binds: the ports plus the dbt invocations (which parse the project)."""
     from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
 
-    if (environment or settings.environment()) == "aws":  # the dbt targets' settings too, in the same report
+    check(environment, dbt=True)  # the dbt targets' settings too, in the same report
+    return {**ports(environment), "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}
+
+
+def check(environment: str | None = None, dbt: bool = False) -> None:
+    """The environment's configuration, before anything is built or connects: every problem at
+    once, as one ConfigurationError."""
+    if (environment or settings.environment()) == "aws":
         from dataplatform.resources.aws import AwsClients
 
-        deployment.check(os.environ, AwsClients.from_env().region_or_none(), dbt=True)
-    return {**ports(environment), "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}
+        deployment.check(os.environ, AwsClients.from_env().region_or_none(), dbt=dbt)
