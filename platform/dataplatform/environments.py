@@ -43,7 +43,6 @@ def ports(environment: str | None = None) -> dict:
         aws = AwsClients.from_env()
         prefix = deployment.check(os.environ, aws.region_or_none())  # everything missing, at once
         namespace = deployment.namespace(prefix)
-        os.environ[deployment.SCHEMA_PREFIX_VARIABLE] = namespace  # dbt's schemas and sources
         adapters = {
             "aws": aws,
             "lake": S3ObjectStore(aws.client("s3"), bucket_prefix=prefix),
@@ -63,7 +62,13 @@ def resources(environment: str | None = None) -> dict:
     from dataplatform.dbt import dbt_resource, dbt_warehouse_resource
 
     check(environment, dbt=True)  # the dbt targets' settings too, in the same report
-    return {**ports(environment), "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}
+    adapters = ports(environment)
+    # dbt reads the deployment's namespace from its environment (sources, generate_schema_name).
+    if "aws" in adapters:
+        os.environ[deployment.SCHEMA_PREFIX_VARIABLE] = adapters["catalog"].database_prefix
+    else:
+        os.environ.pop(deployment.SCHEMA_PREFIX_VARIABLE, None)
+    return {**adapters, "dbt": dbt_resource(), "dbt_warehouse": dbt_warehouse_resource()}
 
 
 def check(environment: str | None = None, dbt: bool = False) -> None:
