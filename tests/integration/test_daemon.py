@@ -9,9 +9,12 @@ computation; the MIMIC tables as generated), not from the platform's SQL.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from daemon_harness import DagsterRuntime, latest_timestamp
+from daemon_harness import BIN, DagsterRuntime, latest_timestamp
 from test_cloudfront_end_to_end import assert_marts_match
 
 START = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -47,16 +50,16 @@ class Deliveries:
         shutil.copytree(self.landing, home / "lake" / "landing", dirs_exist_ok=True)
 
     def second(self, home: Path) -> None:
+        """Explicit stores of `home` (no process environment: the catch-up home is fed from a thread)."""
         from assets.clinical import sample
         from dataplatform.resources.lake import LocalObjectStore
-
-        from dataplatform.environments import ports
+        from dataplatform.resources.stream import LocalStreamStore
         from dataplatform.streams import streams
 
         lake = LocalObjectStore(home / "lake")
         lake.put("landing", self.late_key, self.late_bytes)
         sample.write_delivery(lake, self.mimic, "delivery-1")
-        policy, stream = streams()["web_analytics_events"], ports()["stream"]  # the home's own stream
+        policy, stream = streams()["web_analytics_events"], LocalStreamStore(home / "streams.sqlite")
         stream.create_stream(policy.name, policy.shards)
         for first in range(0, len(self.events), 500):
             stream.put_records(policy.name, self.events[first : first + 500])
@@ -115,7 +118,27 @@ def built(home: Path) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def daemon_home(tmp_path_factory, deliveries) -> dict:
+def catch_up_started(tmp_path_factory, deliveries) -> Future:
+    """The same deliveries, in the same two stages, through `dataplatform catch-up` (a child
+    process per stage, no daemon) - in a thread, so it overlaps the daemon's idle sensor intervals."""
+    home = tmp_path_factory.mktemp("catch_up") / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DBT_TARGET", "DBT_WAREHOUSE_TARGET")}
+    env.update(DATAPLATFORM_HOME=str(home), DATAPLATFORM_ENV="local")
+
+    def run() -> Path:
+        for stage in (deliveries.first, deliveries.second):
+            stage(home)
+            subprocess.run([str(BIN / "dataplatform"), "catch-up"], env=env, check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=900)
+        return home
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    yield pool.submit(run)
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="module")
+def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
     """Deliver to a running daemon and wait (bounded polls) for each stage to reach the marts."""
     home = tmp_path_factory.mktemp("daemon") / "home"
     home.mkdir()
@@ -146,22 +169,8 @@ def daemon_home(tmp_path_factory, deliveries) -> dict:
 
 
 @pytest.fixture(scope="module")
-def catch_up_home(tmp_path_factory, deliveries) -> Path:
-    """The same deliveries, in the same two stages, through `catch-up` without any daemon."""
-    from dataplatform.catchup import catch_up
-    from dataplatform.definitions import build_definitions
-
-    home = tmp_path_factory.mktemp("catch_up") / "home"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DATAPLATFORM_HOME", str(home))
-        patch.setenv("DATAPLATFORM_ENV", "local")
-        patch.delenv("DAGSTER_HOME", raising=False)
-        defs = build_definitions()
-        with dg.instance_for_test() as instance:
-            for stage in (deliveries.first, deliveries.second):
-                stage(home)
-                assert catch_up(defs, instance).failed_runs == []
-    return home
+def catch_up_home(catch_up_started) -> Path:
+    return catch_up_started.result(timeout=1800)  # raises if a catch-up failed
 
 
 @pytest.mark.slow
