@@ -114,7 +114,7 @@ def catch_up(
     *,
     on_event: Callable[[str], None] = lambda message: None,
     max_passes: int = 50,
-    log_level: str = "WARNING",
+    log_level: str = "CRITICAL",  # a failure is one line in the summary (its cause), whole in the UI
 ) -> CatchUpSummary:
     summary = CatchUpSummary()
     cursors = InstanceCursors(instance)

@@ -166,7 +166,7 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
     if summary.failed_runs:
         for run_id in summary.failed_runs:
             console.print(f"[red]failed run {run_id}: {summary.failures[run_id]}[/red]", soft_wrap=True)
-        console.print("[red]the next catch-up retries them; their logs are in the UI (dataplatform dev)[/red]")
+        console.print("[red]their logs and errors are in the UI (dataplatform dev)[/red]")
         return 1
     return 0
 
