@@ -93,9 +93,21 @@ def aws_checks(aws, prefix: str, namespace: str, environ) -> list[Finding]:
     work_group = environ.get("ATHENA_WORK_GROUP") or "primary"
     findings.append(_probe(f"athena workgroup {work_group}", lambda: _exists(
         lambda: athena.get_work_group(WorkGroup=work_group), ["InvalidRequestException"], MISSING, "exists")))
+    key = environ.get("DATAPLATFORM_KMS_KEY_ID") or f"alias/{prefix.replace('.', '-')}dataplatform"  # the stack's alias
+    findings.append(_probe(f"kms key {key}", lambda: _key_state(aws.client("kms"), key)))
     findings.append(_probe("redshift endpoint", lambda: _reachable(environ.get("REDSHIFT_HOST"),
                                                                    int(environ.get("REDSHIFT_PORT") or 5439))))
     return findings
+
+
+def _key_state(kms, key: str) -> tuple[str, str]:
+    try:
+        state = kms.describe_key(KeyId=key)["KeyMetadata"]["KeyState"]
+    except Exception as error:
+        if _error_code(error) == "NotFoundException":
+            return MISSING, "does not exist (the buckets, streams and topics are encrypted with it)"
+        raise
+    return (OK, "enabled") if state == "Enabled" else (FAILED, f"key state {state}")
 
 
 def _reachable(host: str | None, port: int) -> tuple[str, str]:

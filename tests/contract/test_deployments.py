@@ -106,9 +106,14 @@ def test_doctor_reports_what_a_deployment_lacks(two, monkeypatch):
     with pytest.raises(BucketMissing, match=f"bucket {prod['lake'].bucket_prefix}quarantine does not exist"):
         prod["lake"].put("quarantine", "x", b"x")
     findings = {finding.what: finding for finding in doctor.diagnose()}
+    kms = aws_client("kms", prod["aws"].endpoint_url)
+    kms.create_alias(AliasName=f"alias/{prod['lake'].bucket_prefix}dataplatform",
+                     TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    assert {f.what: f for f in doctor.diagnose()}[f"kms key alias/{prod['lake'].bucket_prefix}dataplatform"].status == doctor.OK
     assert findings["bucket landing"].status == doctor.OK and findings["bucket raw"].status == doctor.OK
     assert findings["bucket quarantine"].status == doctor.MISSING
     stream = f"kinesis stream {prod['lake'].bucket_prefix}web_analytics_events"
     assert findings[stream].status == doctor.CREATED  # the sensors create streams on first use
+    assert findings[f"kms key alias/{prod['lake'].bucket_prefix}dataplatform"].status == doctor.MISSING
     assert findings["redshift endpoint"].status == doctor.FAILED
     assert "127.0.0.1:1" in findings["redshift endpoint"].detail
