@@ -40,7 +40,6 @@ def owned() -> dict[str, list[str]]:
     return {"kv_tables": [COUNTERS_TABLE, KPI_TABLE, ALERTS_TABLE], "topics": [ALERT_TOPIC]}
 
 
-OWNED = owned
 STREAMS = {"web-analytics": Stream(stream="web_analytics_events", records=_records, add_options=_options,
                                     demo=dict(rate=30, seconds=900, duplicates=0.02, late=0.01, anomaly_minute=12))}
 SUMMARIES = [summarise]

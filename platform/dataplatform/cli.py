@@ -277,9 +277,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     automation, schedules, run queue) in one process tree, on 127.0.0.1."""
     settings.ensure_dagster_home()
     os.environ["DATAPLATFORM_HOME"] = str(settings.home())
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")  # not only from PATH
-    command = [dagster if os.path.exists(dagster) else "dagster", "dev", "-m", "dataplatform.definitions",
-               "-h", "127.0.0.1", "-p", str(args.port)]
+    command = [settings.executable("dagster"), "dev", "-m", "dataplatform.definitions", "-h", "127.0.0.1",
+               "-p", str(args.port)]
     os.execvp(command[0], command)
 
 

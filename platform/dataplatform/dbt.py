@@ -9,7 +9,6 @@ model's first folder) and owners, kinds and classification come from platform/po
 
 import os
 import shutil
-import sys
 import uuid
 from collections.abc import Mapping
 from functools import cache
@@ -54,7 +53,7 @@ def dbt_project() -> DbtProject:
     if _manifest_is_stale(project):
         # A fresh clone has no manifest, and an edited project an outdated one: asset
         # definitions must describe the models dbt will actually run.
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        DbtCliResource(project_dir=project, dbt_executable=settings.executable("dbt")).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
@@ -135,16 +134,9 @@ def keep_partial_parse_cache(project: DbtProject, target: str | None, target_pat
         os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
 
 
-def dbt_executable() -> str:
-    """dbt from the running interpreter's environment: a console script run by its absolute path
-    (cron, systemd, an unactivated venv) has no venv `bin/` on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
-
-
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), target=dbt_target(), dbt_executable=dbt_executable())
+    return DbtCliResource(project_dir=dbt_project(), target=dbt_target(), dbt_executable=settings.executable("dbt"))
 
 
 def dbt_warehouse_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), target=warehouse_target(), dbt_executable=dbt_executable())
+    return DbtCliResource(project_dir=dbt_project(), target=warehouse_target(), dbt_executable=settings.executable("dbt"))

@@ -121,8 +121,6 @@ def _reachable(host: str | None, port: int) -> tuple[str, str]:
 
 
 def local_checks() -> list[Finding]:
-    from dataplatform.dbt import dbt_executable
-
     home = settings.home()
 
     def writable() -> tuple[str, str]:
@@ -133,7 +131,7 @@ def local_checks() -> list[Finding]:
         return OK, f"{home} writable"
 
     def dbt() -> tuple[str, str]:
-        path = dbt_executable()
+        path = settings.executable("dbt")
         return (OK, path) if path != "dbt" else (MISSING, "no dbt beside the interpreter nor on PATH")
 
     return [_probe("home", writable), _probe("dbt executable", dbt)]

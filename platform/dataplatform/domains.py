@@ -5,7 +5,7 @@
   cli.py          optional command-line hooks: SAMPLES (`dataplatform sample <name>`),
                   STREAMS (`dataplatform produce <name>`), WAREHOUSES and SUMMARIES
                   (`dataplatform summary`: tables and KPIs; further lines, e.g. serving stores),
-                  OWNED (a function: the key-value tables and topics it uses, for `doctor`)
+                  owned() (the key-value tables and topics it uses, for `doctor`)
 
 The core imports domains only through this module, by name from policy.
 """
@@ -56,7 +56,6 @@ class Warehouse:
 @dataclass(frozen=True)
 class Domain:
     name: str
-    description: str
     dbt_select: str | None  # models built by the domain's own dbt invocation (own warehouse)
 
     @property
@@ -78,7 +77,7 @@ class Domain:
 @cache
 def registered() -> tuple[Domain, ...]:
     return tuple(
-        Domain(name=name, description=spec["description"], dbt_select=spec.get("dbt_select"))
+        Domain(name=name, dbt_select=spec.get("dbt_select"))
         for name, spec in load("domains")["domains"].items()
     )
 
@@ -110,8 +109,7 @@ def warehouses() -> list[Warehouse]:
 
 def owned(kind: str) -> list[str]:
     """Names of one kind ("kv_tables", "topics") that the domains use, unprefixed."""
-    return [name for domain in registered() if hasattr(domain.hooks(), "OWNED")
-            for name in domain.hooks().OWNED().get(kind, ())]
+    return [name for domain in registered() for name in getattr(domain.hooks(), "owned", dict)().get(kind, ())]
 
 
 def summaries() -> list[Callable]:

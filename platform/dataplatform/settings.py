@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 from pathlib import Path
 
 # platform/dataplatform/settings.py -> repository root (the project is installed editable).
@@ -22,6 +24,13 @@ def environment() -> str:
     if name not in ENVIRONMENTS:
         raise ConfigurationError(f"DATAPLATFORM_ENV={name!r}: expected one of {', '.join(ENVIRONMENTS)}")
     return name
+
+
+def executable(name: str) -> str:
+    """A console script of the running interpreter's environment (dbt, dagster), also when it is
+    not on PATH (cron, systemd, an unactivated venv); else from PATH; else the bare name."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
 def home() -> Path:

@@ -22,8 +22,7 @@ def main(argv: list[str]) -> None:
 
     settings.ensure_dagster_home()
     os.environ["DATAPLATFORM_HOME"] = str(settings.home())
-    beside = os.path.join(os.path.dirname(sys.executable), "dagster")  # the venv's, also without it on PATH
-    command = [beside if os.path.exists(beside) else "dagster", "dev", *argv]
+    command = [settings.executable("dagster"), "dev", *argv]
     os.execvp(command[0], command)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from dataplatform.catchup import failure_reason
+
 POLL_S = 0.5
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
@@ -136,7 +138,8 @@ class DagsterRuntime:
         while True:
             failed = self.instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
             if failed:
-                raise AssertionError(f"run {failed[0].run_id} failed while waiting for {what}: {self.failure(failed[0])}")
+                reason = failure_reason(self.instance, failed[0].run_id)
+                raise AssertionError(f"run {failed[0].run_id} failed while waiting for {what}: {reason}")
             dead = [p for p in self.processes if p.poll() is not None]
             if dead:
                 raise AssertionError(f"{dead[0].args[0]} exited ({dead[0].returncode}):\n{self.log_tail()}")
@@ -146,14 +149,6 @@ class DagsterRuntime:
             if time.monotonic() - started > timeout_s:
                 raise AssertionError(f"no {what} within {timeout_s:.0f}s:\n{self.log_tail()}")
             time.sleep(POLL_S)
-
-    def failure(self, run: dg.DagsterRun) -> str:
-        """The failed steps' errors, as the run's page shows them."""
-        messages = [
-            f"{record.step_key}: {record.dagster_event.event_specific_data.error.message.strip()}"
-            for record in self.instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-        ]
-        return "; ".join(messages) or f"no step failed (tags {run.tags})"
 
     def stop(self) -> None:
         for process in reversed(self.processes):

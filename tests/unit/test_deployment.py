@@ -41,7 +41,7 @@ def test_the_ports_alone_need_only_the_prefix_and_a_region():
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("DATAPLATFORM_S3_BUCKET_PREFIX", "Acme_Prod"), ("DATAPLATFORM_S3_BUCKET_PREFIX", "acme"),
-     ("ATHENA_S3_STAGING_DIR", "/tmp/results")],
+     ("ATHENA_S3_STAGING_DIR", "athena-results/")],
 )
 def test_an_invalid_value_is_named_with_what_it_must_be(variable, value):
     with pytest.raises(ConfigurationError, match=f"{variable}={value!r} is invalid"):
