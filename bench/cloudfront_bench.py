@@ -4,7 +4,7 @@
     python bench/cloudfront_bench.py [--lines 2000000] [--hours 24] [--files 3] [--distributions 3]
 
 (a) raw ingest: landing gz -> typed Parquet per hour with HourIngestor (listing with the asset's
-    keys_by_hour over a LocalObjectStore, one HourIngestor for the run) vs DuckDB's
+    objects_by_hour over a LocalObjectStore, one HourIngestor for the run) vs DuckDB's
     bare multi-file read_csv + group by over the same files. Alternating ref/ingest, best of N.
 (b) end to end: files landed -> marts built by the real `dataplatform catch-up` (subprocess,
     fresh DATAPLATFORM_HOME each time), on a tiny and the big input: fixed overhead and
@@ -140,10 +140,10 @@ def child_ingest(data_dir: Path, out_dir: Path, threads: int) -> dict:
     totals = {"files": 0, "lines_read": 0, "rows_written": 0, "rejected_lines": 0, "quarantined": 0}
     started = time.perf_counter()
     hours = [start + timedelta(hours=h) for h in range(manifest["hours"])]
-    keys_by_hour = ZONE.keys_by_hour(store, hours)  # as the raw asset lists: once per run
+    objects_by_hour = ZONE.objects_by_hour(store, hours)  # as the raw asset lists: once per run
     listing = time.perf_counter() - started
     for hour in hours:
-        keys = keys_by_hour[hour]
+        keys = [info.key for info in objects_by_hour[hour]]
         part = out_dir / hive_path(hour)
         part.mkdir(parents=True)
         collect = _distinct_user_agents()

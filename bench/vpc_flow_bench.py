@@ -4,7 +4,7 @@
     python bench/vpc_flow_bench.py [--records 2000000] [--hours 24] [--accounts 2] [--custom-share 0.3]
 
 Measured: every hour of the sample through one HourIngestor(FLOW_LOGS), exactly as the raw asset
-does (the zone's keys_by_hour over a LocalObjectStore, constants from the object name, one
+does (the zone's objects_by_hour over a LocalObjectStore, constants from the object name, one
 Parquet + rejects file per hour). References, on the same files in the same run:
   bare  - DuckDB read_csv over all files of one header layout in one call (explicit columns,
           VARCHAR but `bytes` BIGINT, delim ' ', header line skipped, '-' as null, null_padding,
@@ -133,10 +133,10 @@ def child_ingest(data_dir: Path, out_dir: Path, threads: int) -> dict:
     totals = {"files": 0, "lines_read": 0, "rows_written": 0, "rejected_lines": 0, "quarantined": 0}
     started = time.perf_counter()
     hours = [start + timedelta(hours=h) for h in range(manifest["hours"])]
-    keys_by_hour = ZONE.keys_by_hour(store, hours)  # as the raw asset lists: once per run
+    objects_by_hour = ZONE.objects_by_hour(store, hours)  # as the raw asset lists: once per run
     listing = time.perf_counter() - started
     for hour in hours:
-        keys = keys_by_hour[hour]
+        keys = [info.key for info in objects_by_hour[hour]]
         part = out_dir / hive_path(hour)
         part.mkdir(parents=True)
         with store.localized(ZONE.bucket, keys) as paths:

@@ -60,8 +60,12 @@ def contiguous_ranges(hours: Sequence[datetime]) -> list[tuple[datetime, datetim
     return ranges
 
 
-def _run_request(zone: LandingZone, first: datetime, last: datetime, objects: list[str]) -> dg.RunRequest:
-    digest = hashlib.sha256("\n".join(sorted(objects)).encode()).hexdigest()[:16]
+def objects_digest(objects: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(objects)).encode()).hexdigest()[:16]
+
+
+def run_request(zone: LandingZone, first: datetime, last: datetime, objects: list[str], run_key: str | None = None) -> dg.RunRequest:
+    """One run over the hours first..last of `objects` ("key@etag")."""
     first_key, last_key = (h.strftime(HOUR_KEY_FORMAT) for h in (first, last))
     tags = {
         "dataplatform/landing_zone": zone.name,
@@ -73,7 +77,7 @@ def _run_request(zone: LandingZone, first: datetime, last: datetime, objects: li
         partition = {}
         tags |= {"dagster/asset_partition_range_start": first_key, "dagster/asset_partition_range_end": last_key}
     return dg.RunRequest(
-        run_key=f"{zone.name}:{first_key}..{last_key}:{digest}",
+        run_key=run_key or f"{zone.name}:{first_key}..{last_key}:{objects_digest(objects)}",
         asset_selection=[dg.AssetKey.from_user_string(t) for t in zone.targets],
         tags=tags,
         **partition,
@@ -89,7 +93,7 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
     last_hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     first_hour = hourly.start.astimezone(timezone.utc)
 
-    listed, waiting = 0, 0
+    listed, waiting, older = 0, 0, 0
     new: dict[str, tuple[str, datetime]] = {}
     newly_rejected: dict[str, str] = {}
     groups, stray = zone.list_groups(lake)
@@ -111,7 +115,8 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
                 log.warning(f"{zone.name}: not processed {info.key[:200]!r}: {error}")
             continue
         if floor and hour < floor:
-            continue  # later than the allowed lateness
+            older += 1  # later than the allowed lateness: left to the zone's reconciliation
+            continue
         if hour > last_hour:
             waiting += 1
             continue
@@ -123,7 +128,7 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
     for key, (etag, hour) in new.items():
         by_hour.setdefault(hour, []).append(f"{key}@{etag}")
     requests = [
-        _run_request(zone, first, last, [o for h, objs in by_hour.items() if first <= h <= last for o in objs])
+        run_request(zone, first, last, [o for h, objs in by_hour.items() if first <= h <= last for o in objs])
         for first, last in contiguous_ranges(list(by_hour))
     ]
 
@@ -131,7 +136,8 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
     new_floor = new_watermark - zone.lateness if new_watermark else None
     seen.update({key: etag for key, (etag, _) in new.items()})
     seen = {key: etag for key, etag in seen.items() if new_floor is None or zone.hour_of(key) >= new_floor}
-    stats = {"listed": listed, "new": len(new), "rejected": len(newly_rejected), "waiting": waiting}
+    stats = {"listed": listed, "new": len(new), "rejected": len(newly_rejected), "waiting": waiting,
+             "older_than_lateness": older}
     return requests, dump_cursor(new_watermark, seen, {**rejected, **newly_rejected}), stats | {
         "rejected_keys": sorted(newly_rejected)
     }

@@ -19,21 +19,18 @@ check fails for a missing warehouse; nothing is requested or deleted, and the ne
 evaluates again.
 """
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import dagster as dg
 
 from dataplatform import snapshots as policy_lib
 from dataplatform.automation import WRITER_TAG
 from dataplatform.resources.snapshots import ClusterNotFound, SnapshotError
+from dataplatform.run_attempts import RunState, next_run_key, run_state
 from dataplatform.snapshots import RPO_CHECK, SnapshotPolicy
 
-RUN_KEY_TAG = "dagster/run_key"
-DONE, FAILED, RUNNING = "done", "failed", "running"
 SENSOR_NAME = "snapshot_rpo"
-
-RunState = Callable[[str], tuple[str, datetime | None] | None]
 
 
 def _request(policy: SnapshotPolicy, run_key: str, deadline: datetime | None) -> dg.RunRequest:
@@ -60,23 +57,6 @@ def _prune_request(policy: SnapshotPolicy, run_key: str) -> dg.RunRequest:
             WRITER_TAG: f"snapshots/{policy.cluster}",
         },
     )
-
-
-def _next_run_key(base: str, now: datetime, tick: timedelta, run_state: RunState) -> tuple[str | None, str]:
-    """(run key to request, "") or (None, why to wait): a running attempt is waited for, one that
-    ended less than a tick ago too; a failed (or ineffective) one is retried as `#n`."""
-    attempt = 1
-    while True:
-        run_key = base if attempt == 1 else f"{base}#{attempt}"
-        state = run_state(run_key)
-        if state is None:
-            return run_key, ""
-        outcome, ended = state
-        if outcome == RUNNING:
-            return None, f"run {run_key} is in progress"
-        if ended is not None and now - ended < tick:
-            return None, f"run {run_key} {outcome} at {ended.isoformat()}; retrying next tick"
-        attempt += 1  # failed, or succeeded without the effect it was for: try again
 
 
 def _events(policy: SnapshotPolicy, status: policy_lib.RpoStatus, description: str) -> list:
@@ -120,7 +100,7 @@ def evaluate_policy(
         candidates = policy_lib.prune_candidates(policy, snapshots, now)
         if not candidates:
             return [], events, messages
-        run_key, waiting = _next_run_key(policy_lib.prune_key(policy, candidates), now, tick, run_state)
+        run_key, waiting = next_run_key(policy_lib.prune_key(policy, candidates), now, tick, run_state)
         if run_key is None:
             messages.append(f"{policy.name}: prune {waiting}")
             return [], events, messages
@@ -131,7 +111,7 @@ def evaluate_policy(
         messages.append(f"{policy.name}: snapshot {creating.snapshot_id} is still creating; not starting another")
         return [], events, messages
 
-    run_key, waiting = _next_run_key(policy_lib.window_key(policy, snapshots), now, tick, run_state)
+    run_key, waiting = next_run_key(policy_lib.window_key(policy, snapshots), now, tick, run_state)
     if run_key is None:
         messages.append(f"{policy.name}: snapshot {waiting}")
         return [], events, messages
@@ -149,20 +129,6 @@ def evaluate(
         events += e
         messages += m
     return requests, events, messages
-
-
-def _run_state(instance: dg.DagsterInstance, run_key: str) -> tuple[str, datetime | None] | None:
-    records = instance.get_run_records(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
-    if not records:
-        return None
-    record = records[0]
-    status = record.dagster_run.status
-    ended = datetime.fromtimestamp(record.end_time, timezone.utc) if record.end_time else None
-    if status == dg.DagsterRunStatus.SUCCESS:
-        return DONE, ended
-    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
-        return FAILED, ended
-    return RUNNING, None
 
 
 def snapshot_rpo_sensor(
@@ -190,7 +156,7 @@ def snapshot_rpo_sensor(
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         requests, events, messages = evaluate(
             policies, context.resources.snapshots, policy_lib.now(), tick,
-            lambda run_key: _run_state(context.instance, run_key),
+            lambda run_key: run_state(context.instance, run_key),
         )
         for message in messages:
             context.log.info(message)

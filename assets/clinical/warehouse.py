@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from assets.clinical.dq_summary import dq_summary_events
-from dataplatform.dbt import TRANSLATOR, dbt_project, keep_partial_parse_cache, with_partial_parse_cache
+from dataplatform.dbt import TRANSLATOR, dbt_project, invocation_target
 from dataplatform.domains import registered
 
 NAME = "dbt_warehouse_models"
@@ -19,11 +19,10 @@ def build_warehouse_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name=NAME, select=SELECTION)
     def dbt_warehouse_models(context: dg.AssetExecutionContext, dbt_warehouse: DbtCliResource):
-        target_path = with_partial_parse_cache(project, dbt_warehouse.target, NAME, context.run.run_id)
-        invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
-        yield from invocation.stream()
-        keep_partial_parse_cache(project, dbt_warehouse.target, target_path)
-        yield from dq_summary_events(context, invocation)  # OMOP DQ pass/fail on omop_dq_results
+        with invocation_target(NAME, context.run.run_id, project, dbt_warehouse.target) as target_path:
+            invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
+            yield from invocation.stream()
+            yield from dq_summary_events(context, invocation)  # OMOP DQ pass/fail on omop_dq_results
         if not invocation.is_successful():
             raise invocation.get_error()
 

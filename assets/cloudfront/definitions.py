@@ -5,17 +5,16 @@ import dagster as dg
 
 from assets.cloudfront.assets import cloudfront_raw, landing_access_logs, user_agent_dimension
 from assets.cloudfront.realtime import realtime_ranges
-from dataplatform.landing_zones import zones
 from dataplatform.streams import streams
 from sensors.kinesis_checkpoints import checkpoint_sensor
-from sensors.s3_arrivals import arrival_sensor
+from sensors.reconciliation import landing_zone_definitions
 
 DOMAIN = "cloudfront"
 
-defs = dg.Definitions(
-    assets=[landing_access_logs, cloudfront_raw, user_agent_dimension, realtime_ranges],
-    sensors=[
-        *(arrival_sensor(zone) for zone in zones().values() if zone.domain == DOMAIN),
-        *(checkpoint_sensor(policy) for policy in streams().values() if policy.domain == DOMAIN),
-    ],
+defs = dg.Definitions.merge(
+    landing_zone_definitions(DOMAIN),
+    dg.Definitions(
+        assets=[landing_access_logs, cloudfront_raw, user_agent_dimension, realtime_ranges],
+        sensors=[checkpoint_sensor(policy) for policy in streams().values() if policy.domain == DOMAIN],
+    ),
 )

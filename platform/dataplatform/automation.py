@@ -43,28 +43,39 @@ def inputs_missing(partitioned_deps: Iterable[dg.AssetKey] = ()) -> dg.Automatio
 def derived_condition(
     partial_inputs_ok: bool = False, partitioned_deps: Iterable[dg.AssetKey] = ()
 ) -> dg.AutomationCondition:
-    """Anything computed from other assets refreshes when an input changes, and is built when
-    missing, once all its inputs exist (tagged partial_inputs_ok: once any does).
+    """Anything computed from other assets is brought up to date with its inputs: built while it
+    is missing, rebuilt while an input was updated after it was, once all its inputs exist
+    (tagged partial_inputs_ok: once any does).
 
-    This is Dagster's `eager()` except that (1) the first evaluation counts: `eager()` resets on
-    its initial evaluation, so assets missing when automation starts (reference seeds, models over
-    data delivered before the first tick) would never be built on a fresh deployment; here only a
-    request or an update of the asset itself resets it; (2) partitioned inputs count as present
-    once any partition is (`inputs_missing`).
+    Level-triggered, unlike Dagster's `eager()`, which fires once per change and is then reset
+    by the request: a run that fails or is killed leaves the asset missing or older than its
+    inputs, so the next evaluation (the next daemon tick, the next catch-up) requests it again,
+    without waiting for new data. Only an update of the asset itself resets it. Also unlike
+    `eager()`, the first evaluation counts (assets missing when automation starts are built),
+    and partitioned inputs count as present once any partition is (`inputs_missing`).
     """
-    handled = (dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()).with_label(
-        "requested or updated"
+    # `any_deps_match(newly_updated)`, not `any_deps_updated()`: the latter's OR drops the
+    # materialisations' timestamps, so an input updated between two ticks in which the asset
+    # was also updated would be lost; with them, `since` compares the two updates' times.
+    updated_after = dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated()).since(
+        dg.AutomationCondition.newly_updated()
     )
-    trigger = dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()
+    stale = (
+        dg.AutomationCondition.missing()
+        | updated_after.with_label("an input updated after it")
+        | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.will_be_requested()).with_label(
+            "an input is requested now"  # in the same run, after it
+        )
+    ).with_label("missing, or older than an input")
     condition = (
         dg.AutomationCondition.in_latest_time_window()
-        & trigger.since(handled)
+        & stale
         & ~dg.AutomationCondition.any_deps_in_progress()
         & ~dg.AutomationCondition.in_progress()
     )
     if not partial_inputs_ok:
         condition = condition & ~inputs_missing(partitioned_deps)
-    return condition.with_label("eager, from the first evaluation" + (" (partial inputs)" if partial_inputs_ok else ""))
+    return condition.with_label("up to date with its inputs" + (" (partial inputs)" if partial_inputs_ok else ""))
 
 
 def apply_policy(assets: Sequence, sensor_driven: set[dg.AssetKey]) -> list:

@@ -11,11 +11,17 @@ Each pass:
    partitioned ones per partition.
 Passes repeat until neither requests anything. Cursors live in the Dagster instance's key-value
 storage (`dataplatform/catch-up/...`), so they travel with the instance (SQLite or Postgres).
+
+Faults heal on the next catch-up: the conditions are level-triggered (automation.py), so what a
+failed run left stale is requested again; a run of an earlier catch-up that never finished (its
+process killed) is first marked failed. Within one catch-up a failed request is not retried,
+so a persistent fault costs one run per catch-up, not a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,8 +31,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from dataplatform.automation import AUTOMATION_RUN_TAGS, AUTOMATION_SENSOR
+from dataplatform.run_attempts import UNFINISHED
+from dataplatform.scratch import alive
 
 RUN_KEY_TAG, SENSOR_TAG = "dagster/run_key", "dagster/sensor_name"
+PID_TAG = "dataplatform/catch-up-pid"  # the process executing the run in-process
 CURSOR_PREFIX = "dataplatform/catch-up/"
 
 
@@ -77,6 +86,21 @@ class CatchUpSummary:
     dbt_invocations: int = 0
     failed_dbt_invocations: int = 0
     failures: dict[str, str] = field(default_factory=dict)  # run id -> the failed steps' first error lines
+    abandoned_runs: dict[str, str] = field(default_factory=dict)  # run id -> status it was left in
+
+
+def mark_abandoned_runs(instance: dg.DagsterInstance) -> dict[str, str]:
+    """Runs a catch-up executed in-process whose process is gone (SIGKILL, power loss) stay
+    STARTED forever, and `in_progress` would hold back everything they target: mark them failed,
+    so the level-triggered conditions request their work again."""
+    abandoned = {}
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
+        pid = run.tags.get(PID_TAG)
+        if pid is None or not pid.isdigit() or alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"catch-up process {pid} ended during the run (killed?)")
+        abandoned[run.run_id] = run.status.value
+    return abandoned
 
 
 class InstanceCursors:
@@ -116,9 +140,12 @@ def catch_up(
     max_passes: int = 50,
     log_level: str = "CRITICAL",  # a failure is one line in the summary (its cause), whole in the UI
 ) -> CatchUpSummary:
-    summary = CatchUpSummary()
+    summary = CatchUpSummary(abandoned_runs=mark_abandoned_runs(instance))
     cursors = InstanceCursors(instance)
-    failed_keys: set[str] = set()  # retried by the next catch-up, not in a loop by this one
+    # Retried by the next catch-up, not in a loop by this one: a sensor that retries under a new
+    # run key (`#n`) asks for the same assets and hours again.
+    failed_requests: set[tuple] = set()
+    failed_assets: set[tuple[str | None, dg.AssetKey]] = set()  # likewise, for automation
     job = defs.resolve_implicit_global_asset_job_def()
     asset_graph = defs.resolve_asset_graph()
     resources = defs.resources or {}
@@ -129,7 +156,7 @@ def catch_up(
             instance=instance,
             asset_selection=list(asset_keys),
             partition_key=partition_key,
-            tags=tags or {},
+            tags={**(tags or {}), PID_TAG: str(os.getpid())},
             run_config={**(run_config or {}), "loggers": {"console": {"config": {"log_level": log_level}}}},
             raise_on_error=False,
             # (Progress goes through on_event; the run's own logs stay in the instance and the UI.)
@@ -155,15 +182,16 @@ def catch_up(
             instance.report_runless_asset_event(event)
         all_ok, launched = True, 0
         for request in data.run_requests or []:
-            if request.run_key in failed_keys:
+            start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)
+            end = request.tags.get("dagster/asset_partition_range_end", request.partition_key)
+            what = (tuple(sorted(k.to_user_string() for k in request.asset_selection or ())), start, end)
+            if request.run_key in failed_requests or what in failed_requests:
                 all_ok = False
                 continue
             if _already_succeeded(instance, sensor.name, request.run_key):
                 summary.skipped_run_keys += 1
                 continue
             launched += 1
-            start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)
-            end = request.tags.get("dagster/asset_partition_range_end", request.partition_key)
             if start:
                 on_event(f"{sensor.name}: run {start} .. {end} ({request.tags.get('dataplatform/objects', '?')} objects)")
             else:
@@ -176,7 +204,7 @@ def catch_up(
             )
             all_ok &= ok
             if not ok:
-                failed_keys.add(request.run_key)
+                failed_requests.update((request.run_key, what))
                 continue
             partitions_def = asset_graph.get(request.asset_selection[0]).partitions_def
             if partitions_def is not None and start:
@@ -188,14 +216,19 @@ def catch_up(
     def run_automation() -> int:
         stored = cursors.get(AUTOMATION_SENSOR)
         result = evaluate_automation(defs, instance, dg.deserialize_value(stored) if stored else None)
-        # As the daemon: the evaluation is recorded before its runs execute; a failed run is
-        # not requested again until its inputs change.
+        # As the daemon: the evaluation is recorded before its runs execute. What a failed run
+        # left stale is requested again, by the next catch-up (or daemon tick), not by this one.
         cursors.put(AUTOMATION_SENSOR, dg.serialize_value(result.cursor))
-        requests = automation_requests(result, asset_graph)
+        requests = [
+            (partition, [key for key in keys if (partition, key) not in failed_assets])
+            for partition, keys in automation_requests(result, asset_graph)
+        ]
+        requests = [(partition, keys) for partition, keys in requests if keys]
         for partition, keys in requests:
             on_event(f"automation: {len(keys)} assets" + (f" of partition {partition}" if partition else ""))
             summary.automation_runs += 1
-            execute(keys, partition_key=partition, tags={**AUTOMATION_RUN_TAGS, SENSOR_TAG: AUTOMATION_SENSOR})
+            if not execute(keys, partition_key=partition, tags={**AUTOMATION_RUN_TAGS, SENSOR_TAG: AUTOMATION_SENSOR}):
+                failed_assets.update((partition, key) for key in keys)
         return len(requests)
 
     for _ in range(max_passes):

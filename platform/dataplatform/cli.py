@@ -12,11 +12,13 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dataplatform import domains, settings
+from dataplatform import domains, locks, scratch, settings
 
 # Bound to the real stdout: catch-up sends the runs' own output (dbt's log) to a file.
 console = Console(file=sys.stdout)
 DEFAULT_LATE_FILES = 2  # when --hours leaves an earlier hour to be late for
+CATCH_UP_WAIT_SECONDS = 600  # how long a second catch-up waits for the first one
+BUSY = 75  # EX_TEMPFAIL: try again later
 
 
 class UsageError(Exception):
@@ -136,16 +138,49 @@ def _load_definitions():
     return defs
 
 
-def cmd_catch_up(args: argparse.Namespace) -> int:
+def _instance():
+    """The Dagster instance of this home, its storage created by one process at a time (two
+    processes starting on a new home would both create SQLite's tables)."""
     import dagster as dg
 
-    from dataplatform.catchup import CatchUpSummary, catch_up
+    settings.ensure_dagster_home()
+    with locks.exclusive(settings.home() / "instance.lock", "instance initialisation", 120):
+        return dg.DagsterInstance.get()
 
+
+def cmd_catch_up(args: argparse.Namespace) -> int:
     defs = _load_definitions()
-    started = time.perf_counter()
     log_path = settings.home() / "catch-up.log"
+    wait = getattr(args, "wait", CATCH_UP_WAIT_SECONDS)
+    def on_wait(holder: str) -> None:
+        console.print(f"another catch-up is running (pid {holder}): waiting up to {wait}s for it to finish")
+
+    with locks.exclusive(settings.home() / "catch-up.lock", "catch-up", wait, on_wait=on_wait):
+        started = time.perf_counter()
+        summary = _catch_up(defs, log_path)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
+        f"{summary.automation_runs} automation runs, {summary.dbt_invocations} dbt invocations"
+        f"{f' ({summary.failed_dbt_invocations} failed)' if summary.failed_dbt_invocations else ''}, {len(summary.materialized)} assets materialised, "
+        f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
+    )
+    for run_id, status in summary.abandoned_runs.items():
+        console.print(f"[yellow]run {run_id} of an earlier catch-up never finished ({status}): marked failed, its work requested again[/yellow]")
+    if summary.failed_runs:
+        for run_id in summary.failed_runs:
+            console.print(f"[red]failed run {run_id}: {summary.failures[run_id]}[/red]", soft_wrap=True)
+        console.print("[red]their logs and errors are in the UI (dataplatform dev); the next catch-up retries them[/red]")
+        return 1
+    return 0
+
+
+def _catch_up(defs, log_path):
+    from dataplatform.catchup import catch_up
+
     with (
-        dg.DagsterInstance.get() as instance,
+        scratch.process_scratch(),
+        _instance() as instance,
         console.status("catching up...") as status,
         log_path.open("a") as run_log,
         contextlib.redirect_stdout(run_log),
@@ -155,20 +190,7 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
             status.update(message)
             console.log(message)
 
-        summary: CatchUpSummary = catch_up(defs, instance, on_event=on_event)
-    elapsed = time.perf_counter() - started
-    console.print(
-        f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "
-        f"{summary.automation_runs} automation runs, {summary.dbt_invocations} dbt invocations"
-        f"{f' ({summary.failed_dbt_invocations} failed)' if summary.failed_dbt_invocations else ''}, {len(summary.materialized)} assets materialised, "
-        f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
-    )
-    if summary.failed_runs:
-        for run_id in summary.failed_runs:
-            console.print(f"[red]failed run {run_id}: {summary.failures[run_id]}[/red]", soft_wrap=True)
-        console.print("[red]their logs and errors are in the UI (dataplatform dev)[/red]")
-        return 1
-    return 0
+        return catch_up(defs, instance, on_event=on_event)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -308,6 +330,8 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("catch-up", help="evaluate every sensor and automation condition, run what they request, until nothing is pending")
+    p.add_argument("--wait", type=_at_least(0), default=CATCH_UP_WAIT_SECONDS, metavar="SECONDS",
+                   help=f"how long to wait for a catch-up already running, then exit {BUSY} (default {CATCH_UP_WAIT_SECONDS})")
     p.set_defaults(func=cmd_catch_up)
 
     p = sub.add_parser("summary", help="tables built, row counts and headline KPIs of the warehouse")
@@ -355,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     except settings.ConfigurationError as error:
         print(f"dataplatform: {error}", file=sys.stderr)
         return 2
+    except locks.Busy as error:
+        print(f"dataplatform: {error}; try again when it has finished", file=sys.stderr)
+        return BUSY
     except KeyboardInterrupt:
         return 130
 

@@ -7,10 +7,12 @@ model's first folder) and owners, kinds and classification come from platform/po
 """
 
 
+import contextlib
 import os
 import shutil
+import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -104,7 +106,8 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="dbt_models", exclude=" ".join(own_dbt_selections()) or None)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+        with invocation_target("dbt_models", context.run.run_id) as target_path:
+            yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
 
     return dbt_models
 
@@ -113,25 +116,27 @@ def _partial_parse_cache(project: DbtProject, target: str | None) -> Path:
     return project.project_dir / project.target_path / f"partial_parse.{target}.msgpack"
 
 
-def with_partial_parse_cache(project: DbtProject, target: str | None, name: str, run_id: str) -> Path:
-    """A fresh target folder holding the warehouse target's own partial-parse cache. dagster-dbt
-    seeds every invocation with the project's cache, which was parsed for the lake target; for
-    another profile dbt would then re-parse the whole project on every build."""
-    path = project.project_dir / project.target_path / f"{name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    path.mkdir(parents=True)
-    cache = _partial_parse_cache(project, target)
-    if cache.exists():
+@contextlib.contextmanager
+def invocation_target(name: str, run_id: str, project: DbtProject | None = None, target: str | None = None) -> Iterator[Path]:
+    """A target folder for one dbt invocation, in the process's temporary space (under
+    $DATAPLATFORM_HOME/scratch in catch-up) and removed afterwards: dagster-dbt's default leaves
+    one 2-10 MB folder per run under dbt_project/target/. With a `target`, the folder is seeded
+    with that target's own partial-parse cache, kept after: dagster-dbt seeds every invocation
+    with the project's cache, parsed for the lake target, so another profile would re-parse the
+    whole project on every build."""
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-{run_id[:8]}-"))
+    cache = _partial_parse_cache(project, target) if project is not None and target else None
+    if cache is not None and cache.exists():
         shutil.copyfile(cache, path / "partial_parse.msgpack")
-    return path
-
-
-def keep_partial_parse_cache(project: DbtProject, target: str | None, target_path: Path) -> None:
-    parsed = target_path / "partial_parse.msgpack"
-    if parsed.exists():
-        cache = _partial_parse_cache(project, target)
-        staged = cache.with_suffix(f".{uuid.uuid4().hex[:7]}")
-        shutil.copyfile(parsed, staged)
-        os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
+    try:
+        yield path
+        parsed = path / "partial_parse.msgpack"
+        if cache is not None and parsed.exists():
+            staged = cache.with_suffix(f".{uuid.uuid4().hex[:7]}")
+            shutil.copyfile(parsed, staged)
+            os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def dbt_resource() -> DbtCliResource:

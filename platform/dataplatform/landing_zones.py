@@ -39,6 +39,7 @@ class LandingZone:
     raw_tables: tuple[tuple[str, str], ...]  # (database, table), for retention
     lateness: timedelta
     retention: timedelta
+    reconciliation: timedelta  # how often the daemon compares the whole zone with its ledger
 
     def parse(self, key: str) -> tuple[datetime, dict[str, str]]:
         """The UTC hour and the named groups of a key; KeyRejected for anything else."""
@@ -77,20 +78,20 @@ class LandingZone:
         later hours: the listing lower bound for hours >= `hour`."""
         return group + self.hour_prefix_format.format(hour=hour)
 
-    def keys_by_hour(self, lake, hours: Sequence[datetime]) -> dict[datetime, list[str]]:
-        """Every valid key of the zone named for each of `hours`. Each distinct hour prefix
-        (an hour for CloudFront, a day for VPC flow logs) is listed once per group, so the
-        cost follows the run's files, not the bucket's history or the number of hours."""
-        found: dict[datetime, list[str]] = {hour: [] for hour in hours}
+    def objects_by_hour(self, lake, hours: Sequence[datetime]) -> dict[datetime, list]:
+        """Every valid object (key, ETag, size) of the zone named for each of `hours`. Each
+        distinct hour prefix (an hour for CloudFront, a day for VPC flow logs) is listed once per
+        group, so the cost follows the run's files, not the bucket's history or the number of hours."""
+        found: dict[datetime, list] = {hour: [] for hour in hours}
         for group in self.list_groups(lake)[0]:
             for prefix in sorted({self.hour_prefix(group, hour) for hour in hours}):
-                for key in lake.list_keys(self.bucket, prefix=prefix):
+                for info in lake.list(self.bucket, prefix=prefix):
                     try:
-                        hour = self.hour_of(key)
+                        hour = self.hour_of(info.key)
                     except KeyRejected:
-                        continue  # reported by the arrival sensor
+                        continue  # reported by the arrival sensor and the reconciliation
                     if hour in found:
-                        found[hour].append(key)
+                        found[hour].append(info)
         return found
 
 
@@ -114,6 +115,7 @@ def zones() -> dict[str, LandingZone]:
             raw_tables=tuple(tuple(t.split(".")) for t in spec["raw_tables"]),
             lateness=timedelta(hours=spec["lateness_hours"]),
             retention=timedelta(days=spec["retention_days"]),
+            reconciliation=timedelta(minutes=spec["reconciliation_minutes"]),
         )
         for name, spec in policy.items()
     }

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from dataplatform.delimited_logs import REJECT_COLUMNS, HourIngestor, LogFormat, glue_columns
 from dataplatform.governance.policies import python_asset_spec
 from dataplatform.lake_tables import HIVE_PARTITION_KEYS, publish_partition
+from dataplatform.ledger import Ledger
 from dataplatform.landing_zones import LandingZone
 from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
 from dataplatform.resources.catalog import Table
@@ -111,10 +112,11 @@ def raw_log_asset(
         ingestor = HourIngestor(log_format)
         totals = {"files": 0, "lines_read": 0, "rows_written": 0, "rejected_lines": 0, "quarantined_files": 0}
         mismatches = []
-        keys_by_hour = zone.keys_by_hour(lake, [hour_of(p) for p in context.partition_keys])
+        objects_by_hour = zone.objects_by_hour(lake, [hour_of(p) for p in context.partition_keys])
+        ledger = Ledger(lake, zone)
         for partition_key in context.partition_keys:
             hour = hour_of(partition_key)
-            keys = keys_by_hour[hour]
+            keys = [info.key for info in objects_by_hour[hour]]
             collectors = {dg.AssetKey.from_user_string(side.key): side.collector() for side in side_outputs}
 
             def on_table(table: pa.Table) -> None:
@@ -134,6 +136,9 @@ def raw_log_asset(
                     context.log.warning(f"quarantined {quarantined_key}: {reason}")
                 for key, table in tables.items():
                     publish_partition(lake, catalog, table, zone.raw_bucket, hour, out[key])
+                # Processed once readable: a run killed before this line leaves the hour's
+                # objects unprocessed, and the reconciliation requests the hour again.
+                ledger.record(hour, {info.key: info.etag for info in objects_by_hour[hour]}, context.run_id)
                 # Reconcile against what was written, not what the parser said it wrote.
                 rows_written = pq.ParquetFile(out[data_key]).metadata.num_rows
                 rejected_lines = pq.read_table(out[rejects_key], columns=["line_number"]).column(0).drop_null().length()

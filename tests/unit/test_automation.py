@@ -77,6 +77,52 @@ def test_an_updated_input_requests_again_once_and_only_once():
     assert _requested(fifth) == {"mart", "report"}  # in one request: report after the mart
 
 
+FAIL = {"mart": False}
+
+
+@dg.asset(deps=[raw], name="mart")
+def flaky_mart():
+    if FAIL["mart"]:
+        raise RuntimeError("warehouse not writable")
+
+
+def test_a_failed_refresh_is_requested_again_until_it_succeeds_without_new_data():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+    first = evaluate_automation(defs, instance, None)
+    dg.materialize([mart, report], instance=instance)
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-06:00")
+    second = evaluate_automation(defs, instance, first.cursor)
+    assert _requested(second) == {"mart", "report"}
+    FAIL["mart"] = True
+    try:
+        assert not dg.materialize([flaky_mart], instance=instance, raise_on_error=False).success
+    finally:
+        FAIL["mart"] = False
+    # No new data since: eager() would wait for some; the mart is still older than its input.
+    third = evaluate_automation(defs, instance, second.cursor)
+    assert _requested(third) == {"mart", "report"}
+    fourth = evaluate_automation(defs, instance, third.cursor)  # requested, not yet run: still stale
+    assert _requested(fourth) == {"mart", "report"}
+    dg.materialize([mart, report], instance=instance)
+    assert _requested(evaluate_automation(defs, instance, fourth.cursor)) == set()
+
+
+def test_a_missing_asset_whose_build_failed_is_requested_again():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")
+    first = evaluate_automation(defs, instance, None)
+    assert _requested(first) == {"mart", "report"}
+    FAIL["mart"] = True
+    try:
+        dg.materialize([flaky_mart], instance=instance, raise_on_error=False)
+    finally:
+        FAIL["mart"] = False
+    assert _requested(evaluate_automation(defs, instance, first.cursor)) == {"mart", "report"}
+
+
 def test_evaluation_works_inside_a_running_event_loop():
     instance = dg.DagsterInstance.ephemeral()
     dg.materialize([raw], instance=instance, partition_key="2026-11-24-05:00")

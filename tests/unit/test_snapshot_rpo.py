@@ -32,7 +32,8 @@ from dataplatform.snapshots import (
     snapshot_in_progress,
     window_key,
 )
-from sensors.snapshot_rpo import DONE, FAILED, RUNNING, evaluate_policy, snapshot_rpo_sensor
+from dataplatform.run_attempts import DONE, FAILED, RUNNING
+from sensors.snapshot_rpo import evaluate_policy, snapshot_rpo_sensor
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 TICK = timedelta(seconds=120)

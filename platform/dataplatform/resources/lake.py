@@ -7,6 +7,7 @@ with `start_after` and roll keys up with a delimiter instead of walking everythi
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -65,12 +66,20 @@ class ObjectStore(ABC):
         """Local file paths for `keys` for the duration of the block."""
 
 
-def _md5(path: Path) -> str:
+@functools.lru_cache(maxsize=1 << 16)
+def _md5_of(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.md5()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    """The file's MD5, hashed once per version of the file (size, mtime) in a process: the
+    arrival sensor, the run's ledger and the reconciliation all list the same files."""
+    stat = path.stat()
+    return _md5_of(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 class LocalObjectStore(ObjectStore):
