@@ -5,9 +5,10 @@ import dagster as dg
 
 from assets.clinical.assets import clinical_raw, landing_deliveries
 from assets.clinical.warehouse import build_warehouse_assets
-from sensors.clinical_deliveries import clinical_delivery_sensor
+from sensors.clinical_deliveries import clinical_delivery_sensor, deliveries_complete
 
 defs = dg.Definitions(
     assets=[landing_deliveries, clinical_raw, build_warehouse_assets()],
     sensors=[clinical_delivery_sensor],
+    asset_checks=[deliveries_complete],
 )

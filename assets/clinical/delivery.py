@@ -107,3 +107,35 @@ def newest_complete_delivery(lake, log=lambda message: None, delivery_id: str = 
         state = [objects[key].etag, *(objects[entry.key].etag for entry in manifest.files)]
         return manifest, hashlib.sha256("\n".join(state).encode()).hexdigest()[:32]
     return None
+
+
+
+def _folder(key: str) -> str:
+    return key[len(LANDING_PREFIX):].split("/", 1)[0]
+
+
+def pending_problems(lake, newest: Manifest | None) -> list[str]:
+    """Why the deliveries after the newest complete one (all of them when none is) cannot be
+    loaded: files without a manifest, an invalid manifest, files missing or of the wrong size.
+    Earlier deliveries are superseded (deliveries are full snapshots). Empty when none waits."""
+    loaded = _folder(newest.files[0].key) if newest is not None and newest.files else ""
+    folders: dict[str, dict[str, int]] = {}
+    for info in lake.list(LANDING_BUCKET, LANDING_PREFIX):
+        folders.setdefault(_folder(info.key), {})[info.key] = info.size
+    problems = []
+    for folder, sizes in sorted(folders.items()):
+        if folder <= loaded:
+            continue
+        manifest_key = f"{LANDING_PREFIX}{folder}/{MANIFEST_NAME}"
+        if manifest_key not in sizes:
+            problems.append(f"delivery {folder}: {len(sizes)} files and no {MANIFEST_NAME} (loaded once it arrives)")
+            continue
+        try:
+            manifest = parse_manifest(lake.get(LANDING_BUCKET, manifest_key), manifest_key)
+        except DeliveryError as error:
+            problems.append(f"delivery {folder}: {error}")
+            continue
+        missing = missing_parts(manifest, sizes)
+        if missing:
+            problems.append(f"delivery {folder} incomplete: {'; '.join(missing[:5])}")
+    return problems

@@ -87,6 +87,9 @@ class CatchUpSummary:
     failed_dbt_invocations: int = 0
     failures: dict[str, str] = field(default_factory=dict)  # run id -> the failed steps' first error lines
     abandoned_runs: dict[str, str] = field(default_factory=dict)  # run id -> status it was left in
+    # Checks the sensors reported failing on their last evaluation (stuck deliveries, objects
+    # not accounted for): "asset key check name" -> why.
+    attention: dict[str, str] = field(default_factory=dict)
 
 
 def mark_abandoned_runs(instance: dg.DagsterInstance) -> dict[str, str]:
@@ -180,6 +183,12 @@ def catch_up(
         data = sensor.evaluate_tick(context)
         for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them
             instance.report_runless_asset_event(event)
+            if isinstance(event, dg.AssetCheckEvaluation):
+                name = f"{event.asset_key.to_user_string()} {event.check_name}"
+                if event.passed:
+                    summary.attention.pop(name, None)
+                else:
+                    summary.attention[name] = event.description or "failed"
         all_ok, launched = True, 0
         for request in data.run_requests or []:
             start = request.tags.get("dagster/asset_partition_range_start", request.partition_key)

@@ -165,6 +165,8 @@ def cmd_catch_up(args: argparse.Namespace) -> int:
         f"{f' ({summary.failed_dbt_invocations} failed)' if summary.failed_dbt_invocations else ''}, {len(summary.materialized)} assets materialised, "
         f"{summary.skipped_run_keys} duplicate requests skipped, in {elapsed:.1f}s (run output: {log_path})"
     )
+    for check, why in summary.attention.items():
+        console.print(f"[yellow]check {check} fails: {why}[/yellow]", soft_wrap=True)
     for run_id, status in summary.abandoned_runs.items():
         console.print(f"[yellow]run {run_id} of an earlier catch-up never finished ({status}): marked failed, its work requested again[/yellow]")
     if summary.failed_runs:

@@ -10,6 +10,7 @@ quarantined whole, with its reason, and the other files of the hour still load.
 
 from __future__ import annotations
 
+import codecs
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -122,6 +123,8 @@ class HourIngestor:
         except (EOFError, OSError, igzip.BadGzipFile) as error:
             result.quarantine_reason = f"unreadable gzip: {type(error).__name__}: {error}"
             return result
+        if text.startswith(codecs.BOM_UTF8):
+            text = text[len(codecs.BOM_UTF8) :]  # written by some editors and Windows tools: not data
         try:
             fields, result.header_lines = self.format.read_header(text)
         except ValueError as error:

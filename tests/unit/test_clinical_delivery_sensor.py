@@ -117,3 +117,32 @@ def test_a_reuploaded_file_under_the_same_manifest_is_a_new_run(lake, tables):
     lake.put(LANDING_BUCKET, data_key, bytes(data))
     [request] = tick(lake, cursor=first.cursor).run_requests
     assert request.run_key != first.cursor and request.run_key.startswith("mimic:d1:")
+
+
+def _check(result):
+    [check] = [e for e in result.asset_events if isinstance(e, dg.AssetCheckEvaluation)]
+    assert check.check_name == "deliveries_complete"
+    return check
+
+
+def test_a_stuck_delivery_fails_the_landing_check_with_its_reason_on_every_tick(lake, tables):
+    keys = sample.write_delivery(lake, tables, "d1")
+    first = tick(lake)
+    assert _check(first).passed
+    # d2: a truncated file (independently: its real size against the manifest's); d3: no manifest.
+    keys2 = sample.write_delivery(lake, tables, "d2")
+    chart = next(k for k in keys2 if "CHARTEVENTS" in k)
+    expected = len(lake.get(LANDING_BUCKET, chart))
+    lake.put(LANDING_BUCKET, chart, lake.get(LANDING_BUCKET, chart)[: expected // 2])
+    sample.write_delivery(lake, tables, "d3")
+    lake.delete(LANDING_BUCKET, manifest_key("d3"))
+    for _ in range(2):  # every tick, not only the first
+        result = tick(lake, cursor=first.cursor)
+        check = _check(result)
+        assert not check.passed and result.run_requests == []
+        assert f"{chart} has {expected // 2} bytes, manifest says {expected}" in check.description
+        assert f"delivery d3: {len(keys) - 1} files and no manifest.json" in check.description
+    # Resolved by a newer complete delivery: the stuck ones are superseded.
+    sample.write_delivery(lake, tables, "d4")
+    result = tick(lake, cursor=first.cursor)
+    assert _check(result).passed and result.run_requests[0].run_key.startswith("mimic:d4:")
