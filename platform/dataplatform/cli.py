@@ -149,15 +149,15 @@ def _instance():
 
 
 def cmd_catch_up(args: argparse.Namespace) -> int:
-    defs = _load_definitions()
     log_path = settings.home() / "catch-up.log"
     wait = getattr(args, "wait", CATCH_UP_WAIT_SECONDS)
+
     def on_wait(holder: str) -> None:
         console.print(f"another catch-up is running (pid {holder}): waiting up to {wait}s for it to finish")
 
     with locks.exclusive(settings.home() / "catch-up.lock", "catch-up", wait, on_wait=on_wait):
         started = time.perf_counter()
-        summary = _catch_up(defs, log_path)
+        summary = _catch_up(_load_definitions(), log_path)  # (loaded once the lock is ours)
     elapsed = time.perf_counter() - started
     console.print(
         f"catch-up: {summary.runs} runs ({len(summary.failed_runs)} failed) over {summary.partitions} partitions, "

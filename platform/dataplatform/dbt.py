@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from dataplatform import settings
+from dataplatform import faults, settings
 from dataplatform.domains import own_dbt_selections
 from dataplatform.governance.policies import governed_spec
 
@@ -107,7 +107,9 @@ def build_dbt_assets() -> dg.AssetsDefinition:
                 name="dbt_models", exclude=" ".join(own_dbt_selections()) or None)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         with invocation_target("dbt_models", context.run.run_id) as target_path:
-            yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
+            for event in dbt.cli(["build"], context=context, target_path=target_path).stream():
+                yield event
+                faults.point("dbt.during_build")  # dbt's process is still building the rest
 
     return dbt_models
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from dataplatform import faults
 from dataplatform.resources.catalog import Partition, Table, TableCatalog
 from dataplatform.resources.lake import ObjectStore
 
@@ -40,6 +41,7 @@ def publish_partition(
     lake: ObjectStore, catalog: TableCatalog, table: Table, bucket: str, hour: datetime, local_file: Path
 ) -> None:
     lake.upload(local_file, bucket, f"{table_prefix(lake, bucket, table)}/{hive_path(hour)}/{PART_FILE}")
+    faults.point("raw.between_publish_and_registration")
     catalog.register_partitions(table.database, table.name, [hive_values(hour)])
 
 

@@ -16,6 +16,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataplatform import faults
 from dataplatform.delimited_logs import REJECT_COLUMNS, HourIngestor, LogFormat, glue_columns
 from dataplatform.governance.policies import python_asset_spec
 from dataplatform.lake_tables import HIVE_PARTITION_KEYS, publish_partition
@@ -129,6 +130,7 @@ def raw_log_asset(
                     [(key, constants_for_key(key), path) for key, path in zip(keys, paths)],
                     out[data_key], out[rejects_key], on_table,
                 )
+                faults.point("raw.during_ingest")  # parsed, nothing published
                 for side_key, collect in collectors.items():
                     pq.write_table(collect(None), out[side_key])
                 for quarantined_key, reason in result.quarantined:

@@ -18,6 +18,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataplatform import faults
 from dataplatform.delimited_logs import arrow_schema, glue_columns
 from dataplatform.governance.policies import python_asset_spec
 from dataplatform.resources.catalog import Table
@@ -134,6 +135,7 @@ def stream_range_asset(policy: StreamPolicy, fmt: StreamFormat, *, bucket: str =
                     rejects_path,
                 )
                 lake.upload(path, bucket, range_key(prefix, shard_id, first, last))
+                faults.point("stream.between_range_and_rejects")
                 lake.upload(rejects_path, bucket, range_key(rejects_prefix, shard_id, first, last))
             for registered in tables.values():
                 catalog.register_partitions(registered.database, registered.name, [(shard_id,)])

@@ -1,0 +1,137 @@
+"""Real `dataplatform catch-up` processes: one writer at a time, and SIGKILL anywhere heals.
+
+- Concurrency: a catch-up runs; a second started beside it with `--wait 0` exits 75 naming the
+  first one's pid; a third waits for it, then finds nothing left to do. No traceback, and the
+  marts are the clean run's (this home is the reference of the crash test).
+- Crash: in another home with the same deliveries, successive catch-ups are SIGKILLed at named
+  points (during an ingest, between a partition's upload and its registration, between a stream
+  range and its rejects, during dbt's build), each starting from what the previous one left;
+  then one runs to the end. Its marts equal the clean run's, no run is left STARTED, and no
+  scratch folder, dbt target folder or held lock remains.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dataplatform.settings import DBT_PROJECT_DIR
+
+BIN = Path(sys.executable).parent
+KILL_POINTS = (
+    "raw.during_ingest",
+    "raw.between_publish_and_registration",
+    "stream.between_range_and_rejects",
+    "dbt.during_build",
+)
+
+
+def env_for(home: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "DATAPLATFORM_KILL_AT")}
+    return {**env, "DATAPLATFORM_HOME": str(home), "DATAPLATFORM_ENV": "local", **extra}
+
+
+def dataplatform(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "dataplatform"), *args], env=env_for(home, **extra), capture_output=True,
+                          text=True, timeout=900)
+
+
+def deliver(home: Path) -> None:
+    for args in (
+        ("sample", "cloudfront", "--start", "2026-11-24T00", "--hours", "3", "--lines", "3000", "--quiet"),
+        ("produce", "cloudfront-realtime", "--start", "2026-11-24T00:00:00+00:00", "--seconds", "120", "--rate", "20", "--quiet"),
+    ):
+        assert dataplatform(home, *args).returncode == 0
+
+
+def marts(home: Path) -> dict[str, list]:
+    """Every mart's rows, sorted: what a reader of the warehouse sees."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema like '%marts%' order by 1").fetchall()]
+        return {name: sorted(map(repr, con.execute(f"select * from {name}").fetchall())) for name in names}
+
+
+def lock_held(path: Path) -> bool:
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+def wait_for(predicate, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def dbt_target_folders() -> set[str]:
+    return {p.name for p in (DBT_PROJECT_DIR / "target").glob("dbt_*-*")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("reference") / "home"
+    deliver(home)
+    first = subprocess.Popen([str(BIN / "dataplatform"), "catch-up"], env=env_for(home), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (home / "catch-up.lock").exists() and lock_held(home / "catch-up.lock"), "the first catch-up's lock")
+    busy = dataplatform(home, "catch-up", "--wait", "0")
+    assert busy.returncode == 75, busy.stderr
+    assert busy.stderr.strip() == (f"dataplatform: another catch-up is running (pid {first.pid}); "
+                                   "try again when it has finished")
+    waiting = subprocess.Popen([str(BIN / "dataplatform"), "catch-up"], env=env_for(home), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    out, err = first.communicate(timeout=900)
+    assert first.returncode == 0, out + err
+    out2, err2 = waiting.communicate(timeout=900)
+    assert waiting.returncode == 0, out2 + err2
+    assert f"another catch-up is running (pid {first.pid}): waiting" in out2
+    assert "catch-up: 0 runs" in out2  # everything was done by the first
+    assert "Traceback" not in err + err2
+    return home
+
+
+@pytest.mark.slow
+def test_two_catch_ups_on_a_new_home_are_one_after_the_other(reference):
+    built = marts(reference)
+    assert built and all(rows for name, rows in built.items() if "realtime" not in name)
+
+
+@pytest.mark.slow
+def test_a_catch_up_killed_at_any_point_is_healed_by_the_next(tmp_path, reference):
+    home = tmp_path / "home"
+    deliver(home)
+    targets_before = dbt_target_folders()
+    for point in KILL_POINTS:
+        killed = dataplatform(home, "catch-up", DATAPLATFORM_KILL_AT=point)
+        assert killed.returncode == -signal.SIGKILL, f"{point}: not reached ({killed.returncode})\n{killed.stdout[-2000:]}"
+    healed = dataplatform(home, "catch-up")
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "marked failed" in healed.stdout  # the killed runs, named, not left STARTED
+
+    assert marts(home) == marts(reference)
+    again = dataplatform(home, "catch-up")
+    assert again.returncode == 0 and "catch-up: 0 runs" in again.stdout, again.stdout  # nothing stale is left
+
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]))
+        assert unfinished == []
+    assert list((home / "scratch").iterdir()) == []
+    assert dbt_target_folders() == targets_before
+    assert not lock_held(home / "catch-up.lock")
