@@ -1,6 +1,9 @@
-"""One arrival sensor per landing zone, built from policy (platform/policies/landing_zones.yaml).
+"""One arrival sensor per landing zone, built from policy (platform/policies/landing_zones.yaml):
+the fast path to the raw hours. Whatever it misses (an hour older than its lateness window, a
+run that failed) the zone's reconciliation sensor finds (sensors/reconciliation.py).
 
-The cursor keeps a watermark (the newest hour seen), the keys + ETags seen within the
+In `aws` the arrivals come from the zone's S3 event queue (dataplatform/resources/arrivals.py).
+Locally, from a listing: the cursor keeps a watermark (the newest hour seen), the keys + ETags seen within the
 allowed lateness, and the keys already reported as invalid. Each tick lists, per group
 (e.g. per distribution), only keys at or after the hour prefix of watermark - lateness
 (S3 `StartAfter`), so its cost follows recent deliveries, not everything ever delivered.
@@ -26,6 +29,7 @@ from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
 HOUR = timedelta(hours=1)
 CURSOR_HOUR_FORMAT = "%Y-%m-%d-%H"
 MAX_OBJECTS_PER_TICK = 5000
+MAX_MESSAGES_PER_TICK = 500  # their receipts wait in the cursor until the next tick
 MAX_REPORTED_KEYS = 1000
 
 
@@ -84,14 +88,54 @@ def run_request(zone: LandingZone, first: datetime, last: datetime, objects: lis
     )
 
 
+def _requests(zone: LandingZone, new: dict[str, tuple[str, datetime]]) -> list[dg.RunRequest]:
+    """One run per contiguous range of the new objects' hours (key -> (etag, hour))."""
+    by_hour: dict[datetime, list[str]] = {}
+    for key, (etag, hour) in new.items():
+        by_hour.setdefault(hour, []).append(f"{key}@{etag}")
+    return [
+        run_request(zone, first, last, [o for h, objs in by_hour.items() if first <= h <= last for o in objs])
+        for first, last in contiguous_ranges(list(by_hour))
+    ]
+
+
+def _hour_bounds(now: datetime) -> tuple[datetime, datetime]:
+    """(first partition hour, current hour): a key named for a later hour (clock skew) waits."""
+    return hourly.start.astimezone(timezone.utc), now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def evaluate_queue(zone: LandingZone, queue, cursor: str | None, now: datetime, log=None) -> tuple[list[dg.RunRequest], str, dict]:
+    """One tick from the zone's event queue (aws). The cursor holds the receipts of the previous
+    tick's messages: its requests are recorded by now, so they are acknowledged first."""
+    state = json.loads(cursor) if cursor else {}
+    queue.acknowledge(state.get("acknowledge", []))
+    received = queue.receive(MAX_MESSAGES_PER_TICK)
+    first_hour, last_hour = _hour_bounds(now)
+    new: dict[str, tuple[str, datetime]] = {}
+    rejected, waiting = [], 0
+    for arrival in received.arrivals:
+        try:
+            hour = zone.hour_of(arrival.key)
+            if hour < first_hour:
+                raise KeyRejected(f"hour {hour:%Y-%m-%d %H}:00 is before the first partition")
+        except KeyRejected as error:
+            rejected.append(arrival.key)
+            if log:
+                log.warning(f"{zone.name}: not processed {arrival.key[:200]!r}: {error}")
+            continue
+        if hour > last_hour:
+            waiting += 1  # acknowledged: the reconciliation requests it once its hour exists
+            continue
+        new[arrival.key] = (arrival.etag, hour)
+    stats = {"messages": len(received.receipts), "new": len(new), "rejected": len(rejected), "waiting": waiting}
+    return _requests(zone, new), json.dumps({"acknowledge": received.receipts}), stats | {"rejected_keys": sorted(rejected)}
+
+
 def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=None) -> tuple[list[dg.RunRequest], str, dict]:
     """One tick, as a pure function of the lake's listing, the cursor and the clock."""
     watermark, seen, rejected = load_cursor(cursor)
     floor = (watermark - zone.lateness) if watermark else None
-    # Hourly partitions run up to the current hour; a key named for a later hour (clock
-    # skew) waits, unseen, until its hour exists.
-    last_hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
-    first_hour = hourly.start.astimezone(timezone.utc)
+    first_hour, last_hour = _hour_bounds(now)
 
     listed, waiting, older = 0, 0, 0
     new: dict[str, tuple[str, datetime]] = {}
@@ -124,13 +168,7 @@ def evaluate(zone: LandingZone, lake, cursor: str | None, now: datetime, log=Non
         if len(new) >= MAX_OBJECTS_PER_TICK:
             break
 
-    by_hour: dict[datetime, list[str]] = {}
-    for key, (etag, hour) in new.items():
-        by_hour.setdefault(hour, []).append(f"{key}@{etag}")
-    requests = [
-        run_request(zone, first, last, [o for h, objs in by_hour.items() if first <= h <= last for o in objs])
-        for first, last in contiguous_ranges(list(by_hour))
-    ]
+    requests = _requests(zone, new)
 
     new_watermark = max([h for h in (watermark, *(hour for _, hour in new.values())) if h is not None], default=None)
     new_floor = new_watermark - zone.lateness if new_watermark else None
@@ -152,12 +190,14 @@ def arrival_sensor(zone: LandingZone) -> dg.SensorDefinition:
         asset_selection=[dg.AssetKey.from_user_string(t) for t in zone.targets],
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        required_resource_keys={"lake"},
+        required_resource_keys={"lake", "arrivals"},
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        requests, cursor, stats = evaluate(
-            zone, context.resources.lake, context.cursor, datetime.now(timezone.utc), context.log
-        )
+        queue, now = context.resources.arrivals.queue_for(zone.name), datetime.now(timezone.utc)
+        if queue is None:
+            requests, cursor, stats = evaluate(zone, context.resources.lake, context.cursor, now, context.log)
+        else:
+            requests, cursor, stats = evaluate_queue(zone, queue, context.cursor, now, context.log)
         rejected_keys = stats.pop("rejected_keys")
         context.log.info(f"{zone.name}: {stats}")
         events = []

@@ -40,3 +40,16 @@ KPIS = {
 }
 # Its own DuckDB file locally (Redshift in aws).
 WAREHOUSES = [Warehouse(path=warehouse_path, schemas=("omop_cdm", "omop_results"), kpis=KPIS)]
+
+
+def summarise(console, adapters) -> None:
+    """Deliveries: the newest one loaded, and every later one still waiting, with its reason."""
+    from assets.clinical.delivery import newest_complete_delivery, pending_problems
+
+    newest = newest_complete_delivery(adapters["lake"])
+    waiting = pending_problems(adapters["lake"], newest[0] if newest else None)
+    loaded = f"newest complete delivery {newest[0].delivery_id}" if newest else "no complete delivery"
+    console.print(f"clinical deliveries: {loaded}; {len(waiting)} waiting" + "".join(f"\n  [yellow]{w}[/yellow]" for w in waiting))
+
+
+SUMMARIES = [summarise]

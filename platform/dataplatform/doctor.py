@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dataplatform import domains, settings
 from dataplatform.landing_zones import zones
+from dataplatform.resources.arrivals import SqsArrivalQueues
 from dataplatform.resources.lake import BucketMissing
 from dataplatform.streams import streams
 
@@ -90,6 +91,12 @@ def aws_checks(aws, prefix: str, namespace: str, environ) -> list[Finding]:
         name = prefix.replace(".", "-") + topic
         findings.append(Finding(f"sns topic {name}", OK if name in topic_names else CREATED,
                                 "exists" if name in topic_names else "not there yet"))
+    queues = SqsArrivalQueues(aws.client("sqs"), queue_prefix=prefix.replace(".", "-"))
+    for zone in zones().values():
+        name = queues.queue_name(zone.name)
+        findings.append(_probe(f"sqs queue {name}", lambda zone=zone: _exists(
+            lambda: queues.url(zone.name), ["AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"],
+            MISSING, "exists (the landing bucket's events for the zone)")))
     work_group = environ.get("ATHENA_WORK_GROUP") or "primary"
     findings.append(_probe(f"athena workgroup {work_group}", lambda: _exists(
         lambda: athena.get_work_group(WorkGroup=work_group), ["InvalidRequestException"], MISSING, "exists")))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from dataplatform import deployment, settings
+from dataplatform.resources.arrivals import NoArrivalQueue, SqsArrivalQueues
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
@@ -28,6 +29,7 @@ def ports(environment: str | None = None) -> dict:
         home = settings.home()
         adapters = {
             "lake": LocalObjectStore(settings.lake_root()),
+            "arrivals": NoArrivalQueue(),  # the arrival sensors list the zones
             "catalog": LocalCatalog(settings.catalog_path()),
             "stream": LocalStreamStore(home / "streams.sqlite"),
             "kv": SqliteKeyValueStore(home / "kv.sqlite"),
@@ -46,6 +48,7 @@ def ports(environment: str | None = None) -> dict:
         adapters = {
             "aws": aws,
             "lake": S3ObjectStore(aws.client("s3"), bucket_prefix=prefix),
+            "arrivals": SqsArrivalQueues(aws.client("sqs"), queue_prefix=prefix.replace(".", "-")),
             "catalog": GlueCatalog(aws.client("glue"), database_prefix=namespace),
             "stream": KinesisStreamStore(aws.client("kinesis"), stream_prefix=prefix),
             "kv": DynamoDbKeyValueStore(aws.client("dynamodb"), table_prefix=prefix),

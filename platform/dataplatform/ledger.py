@@ -37,6 +37,17 @@ class Ledger:
         body = {"hour": hour.strftime(HOUR_KEY_FORMAT), "run_id": run_id, "objects": dict(sorted(objects.items()))}
         self.lake.put(self.zone.raw_bucket, self._key(hour), json.dumps(body, separators=(",", ":")).encode())
 
+    def forget(self, first: datetime, last: datetime) -> list[datetime]:
+        """Drop the hours first..last from the ledger (a backfill): the reconciliation then
+        processes their objects again, idempotently (each hour is rewritten whole)."""
+        hours = []
+        for info in self.lake.list(self.zone.raw_bucket, f"{LEDGER_PREFIX}/{self.zone.name}/"):
+            hour = datetime.strptime(info.key.rsplit("/", 1)[-1], "%Y-%m-%d-%H.json").replace(tzinfo=timezone.utc)
+            if first <= hour <= last:
+                self.lake.delete(self.zone.raw_bucket, info.key)
+                hours.append(hour)
+        return hours
+
     def processed(self, hour: datetime) -> dict[str, str]:
         """key -> ETag of the objects loaded for `hour` (empty if the hour never was)."""
         try:

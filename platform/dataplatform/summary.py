@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import duckdb
 from rich.console import Console
@@ -26,6 +27,7 @@ def print_summary(console: Console) -> None:
     from dataplatform.environments import ports
 
     adapters = ports()
+    _print_landing_zones(console, adapters["lake"])
     for summarise in domains.summaries():
         summarise(console, adapters)
 
@@ -57,3 +59,35 @@ def _print_warehouse(console: Console, path, schemas: tuple[str, ...], kpi_queri
 
 def _tables_read(query: str, schemas: tuple[str, ...]) -> list[str]:
     return re.findall(rf"\b(?:{'|'.join(schemas)})\.\w+", query)
+
+
+def _print_landing_zones(console: Console, lake) -> None:
+    """Per landing zone: every object accounted for (the reconciliation's verdict), and what
+    loading rejected: lines (with a reason each) and whole files quarantined."""
+    from datetime import datetime, timezone
+
+    from dataplatform.landing_zones import zones
+    from dataplatform.ledger import reconcile
+
+    for zone in zones().values():
+        result = reconcile(zone, lake, datetime.now(timezone.utc))
+        rejects_table = zone.raw_tables[1][1]
+        files = Path(lake.uri(zone.raw_bucket, f"{zone.domain}/{rejects_table}/"))
+        rejected = quarantined = 0
+        if any(files.rglob("*.parquet")):
+            with duckdb.connect() as con:
+                rejected, quarantined = con.execute(
+                    "select count(line_number), count(*) - count(line_number) "
+                    f"from read_parquet('{files}/**/*.parquet', hive_partitioning = false)"
+                ).fetchone()
+        unprocessed = sum(map(len, result.unprocessed.values()))
+        console.print(
+            f"{zone.name} landing zone: {result.listed:,} objects, {result.processed:,} processed, "
+            f"{_flag(unprocessed)} unprocessed, {_flag(len(result.expired))} outside retention, "
+            f"{_flag(len(result.invalid))} with invalid keys; loading rejected {rejected:,} lines and "
+            f"quarantined {_flag(quarantined)} files (reasons in {zone.raw_tables[1][0]}.{rejects_table})"
+        )
+
+
+def _flag(count: int) -> str:
+    return f"[yellow]{count:,}[/yellow]" if count else "0"

@@ -105,7 +105,11 @@ def test_doctor_reports_what_a_deployment_lacks(two, monkeypatch):
     # A write into a missing bucket names it (not a bare NoSuchBucket from PutObject).
     with pytest.raises(BucketMissing, match=f"bucket {prod['lake'].bucket_prefix}quarantine does not exist"):
         prod["lake"].put("quarantine", "x", b"x")
+    bucket_prefix = prod["lake"].bucket_prefix
+    aws_client("sqs", prod["aws"].endpoint_url).create_queue(QueueName=f"{bucket_prefix}cloudfront-arrivals")
     findings = {finding.what: finding for finding in doctor.diagnose()}
+    assert findings[f"sqs queue {bucket_prefix}cloudfront-arrivals"].status == doctor.OK
+    assert findings[f"sqs queue {bucket_prefix}vpcflowlogs-arrivals"].status == doctor.MISSING
     kms = aws_client("kms", prod["aws"].endpoint_url)
     kms.create_alias(AliasName=f"alias/{prod['lake'].bucket_prefix}dataplatform",
                      TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])

@@ -325,6 +325,30 @@ def test_lifecycle_rules_follow_the_landing_zones_retention():
         assert expirations(bucket) == rules, bucket
 
 
+def test_each_landing_zone_announces_created_objects_on_its_own_queue():
+    """One queue per zone, named as SqsArrivalQueues names it, fed by the landing bucket for the
+    zone's prefix only, and allowed to receive from that bucket alone."""
+    from dataplatform.resources.arrivals import SqsArrivalQueues
+
+    resources = template()["Resources"]
+    queues = {name: spec for name, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
+    by_name = {spec["Properties"]["QueueName"]["Fn::Sub"]: name for name, spec in queues.items()}
+    names = SqsArrivalQueues(client=None, queue_prefix="${BucketPrefix}")
+    expected = {zone.prefix: by_name[names.queue_name(zone.name)] for zone in zones().values()}
+    assert set(by_name.values()) == set(expected.values())
+    for zone in zones().values():
+        assert queues[expected[zone.prefix]]["Properties"]["VisibilityTimeout"] > 60  # past the next tick
+    notifications = resources[bucket_names()["landing"]]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert {
+        n["Filter"]["S3Key"]["Rules"][0]["Value"]: n["Queue"]["Fn::GetAtt"][0] for n in notifications
+        if n["Event"] == "s3:ObjectCreated:*"
+    } == expected
+    [policy] = [spec for spec in resources.values() if spec["Type"] == "AWS::SQS::QueuePolicy"]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"].endswith(":s3:::${BucketPrefix}landing")
+
+
 # --------------------------------------------------------------------------------------------
 # cfn-lint
 

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from assets.cloudfront import assets as cloudfront
+from dataplatform.resources.arrivals import NoArrivalQueue
 from dataplatform.resources.catalog import LocalCatalog
 from dataplatform.resources.lake import LocalObjectStore
 from dataplatform.landing_zones import zone
@@ -147,14 +148,15 @@ def test_decorated_sensor_resumes_from_its_cursor(lake, tmp_path):
     defs = dg.Definitions(
         assets=[cloudfront.landing_access_logs, cloudfront.cloudfront_raw],
         sensors=[sensor],
-        resources={"lake": lake, "catalog": LocalCatalog(tmp_path / "catalog.sqlite")},
+        resources={"lake": lake, "catalog": LocalCatalog(tmp_path / "catalog.sqlite"), "arrivals": NoArrivalQueue()},
     )
+    ports = {"lake": lake, "arrivals": NoArrivalQueue()}
     deliver(lake, "E1AAA", T0, "a")
-    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None, resources={"lake": lake}, definitions=defs))
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None, resources=ports, definitions=defs))
     assert [r.partition_key for r in first.run_requests] == ["2026-11-20-00:00"]
     assert json.loads(first.cursor)["watermark"] == "2026-11-20-00"
 
     deliver(lake, "E1AAA", T0 + timedelta(hours=1), "b")
-    second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor, resources={"lake": lake}, definitions=defs))
+    second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor, resources=ports, definitions=defs))
     assert [r.partition_key for r in second.run_requests] == ["2026-11-20-01:00"]
     assert json.loads(second.cursor)["watermark"] == "2026-11-20-01"
