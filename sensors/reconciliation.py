@@ -21,9 +21,8 @@ import dagster as dg
 
 from dataplatform.landing_zones import LandingZone
 from dataplatform.ledger import Reconciliation, reconcile
-from dataplatform.partitions import HOUR_KEY_FORMAT
 from dataplatform.run_attempts import UNFINISHED, RunState, next_run_key, run_state
-from sensors.s3_arrivals import contiguous_ranges, objects_digest, run_request
+from sensors.s3_arrivals import contiguous_ranges, run_request
 
 ACCOUNTED_FOR = "objects_accounted_for"
 ZONE_TAG = "dataplatform/landing_zone"
@@ -33,7 +32,9 @@ def requests_for(zone: LandingZone, result: Reconciliation, now: datetime, run_s
     requests, messages = [], []
     for first, last in contiguous_ranges(list(result.unprocessed)):
         objects = [o for hour, objs in result.unprocessed.items() if first <= hour <= last for o in objs]
-        base = f"{zone.name}:reconcile:{first.strftime(HOUR_KEY_FORMAT)}..{last.strftime(HOUR_KEY_FORMAT)}:{objects_digest(objects)}"
+        # The arrival sensor's key for the same objects: a run it launched for them is waited
+        # for (or retried as `#n` once it failed), not duplicated.
+        base = run_request(zone, first, last, objects).run_key
         run_key, waiting = next_run_key(base, now, timedelta(0), run_state)
         if run_key is None:
             messages.append(f"{zone.name}: {waiting}")

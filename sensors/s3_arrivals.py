@@ -25,6 +25,7 @@ import dagster as dg
 from dataplatform.automation import WRITER_TAG
 from dataplatform.landing_zones import KeyRejected, LandingZone
 from dataplatform.partitions import HOUR_KEY_FORMAT, hourly
+from dataplatform.run_attempts import run_state
 
 HOUR = timedelta(hours=1)
 CURSOR_HOUR_FORMAT = "%Y-%m-%d-%H"
@@ -198,6 +199,8 @@ def arrival_sensor(zone: LandingZone) -> dg.SensorDefinition:
             requests, cursor, stats = evaluate(zone, context.resources.lake, context.cursor, now, context.log)
         else:
             requests, cursor, stats = evaluate_queue(zone, queue, context.cursor, now, context.log)
+        # Launched already under this key by the zone's reconciliation (same objects, same key).
+        requests = [r for r in requests if run_state(context.instance, r.run_key) is None]
         rejected_keys = stats.pop("rejected_keys")
         context.log.info(f"{zone.name}: {stats}")
         events = []

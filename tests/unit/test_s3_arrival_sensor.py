@@ -150,13 +150,13 @@ def test_decorated_sensor_resumes_from_its_cursor(lake, tmp_path):
         sensors=[sensor],
         resources={"lake": lake, "catalog": LocalCatalog(tmp_path / "catalog.sqlite"), "arrivals": NoArrivalQueue()},
     )
-    ports = {"lake": lake, "arrivals": NoArrivalQueue()}
+    ports, instance = {"lake": lake, "arrivals": NoArrivalQueue()}, dg.DagsterInstance.ephemeral()
     deliver(lake, "E1AAA", T0, "a")
-    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None, resources=ports, definitions=defs))
+    first = sensor.evaluate_tick(dg.build_sensor_context(cursor=None, resources=ports, definitions=defs, instance=instance))
     assert [r.partition_key for r in first.run_requests] == ["2026-11-20-00:00"]
     assert json.loads(first.cursor)["watermark"] == "2026-11-20-00"
 
     deliver(lake, "E1AAA", T0 + timedelta(hours=1), "b")
-    second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor, resources=ports, definitions=defs))
+    second = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor, resources=ports, definitions=defs, instance=instance))
     assert [r.partition_key for r in second.run_requests] == ["2026-11-20-01:00"]
     assert json.loads(second.cursor)["watermark"] == "2026-11-20-01"
