@@ -189,6 +189,7 @@ def _catch_up(defs, log_path):
         console.status("catching up...") as status,
         log_path.open("a") as run_log,
         contextlib.redirect_stdout(run_log),
+        contextlib.redirect_stderr(run_log),  # the sensors' tick logs too (also in the UI's tick history)
     ):
 
         def on_event(message: str) -> None:
@@ -400,6 +401,20 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _storage_fault(error: BaseException) -> str | None:
+    """A full or read-only disk, as one line naming the path and the fault (or None: not one)."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    cause = error.orig if isinstance(error, OperationalError) else error
+    if isinstance(cause, OSError):
+        return f"{cause.strerror or cause}: {cause.filename or settings.home()}"
+    if isinstance(cause, sqlite3.Error):  # the Dagster instance's own storage
+        return f"the Dagster instance under {os.environ.get('DAGSTER_HOME') or settings.dagster_home()} cannot write: {cause}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     # Dagster's notes on its own beta APIs are for developers of this code, not its users.
     warnings.filterwarnings("ignore", message=r".* is currently in (beta|preview)")
@@ -415,6 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     except locks.Busy as error:
         print(f"dataplatform: {error}; try again when it has finished", file=sys.stderr)
         return BUSY
+    except Exception as error:
+        fault = _storage_fault(error)
+        if fault is None:
+            raise
+        print(f"dataplatform: {fault}; fix it and run the command again (it resumes where this one stopped)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

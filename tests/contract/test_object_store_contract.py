@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -203,6 +205,25 @@ def test_local_hides_temporary_files(local_store):
     (local_store.root / "landing" / "dir" / ".real.gz.123.tmp").write_bytes(b"partial")
     assert [o.key for o in local_store.list("landing")] == ["dir/real.gz"]
     assert local_store.list_prefixes("landing", "dir/", ".") == ["dir/real."]
+
+
+def test_local_full_disk_keeps_the_old_object_and_leaves_no_partial_file(local_store, monkeypatch, tmp_path):
+    local_store.put("landing", "dir/a.gz", b"old")
+    source = tmp_path / "new.gz"
+    source.write_bytes(b"new" * 1000)
+    real_write = Path.write_bytes
+
+    def full_disk(self, data):
+        real_write(self, data[:10])  # part of it reached the disk
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    monkeypatch.setattr("shutil.copyfile", lambda src, dst: full_disk(Path(dst), Path(src).read_bytes()))
+    for write in (lambda: local_store.put("landing", "dir/a.gz", b"new"), lambda: local_store.upload(source, "landing", "dir/a.gz")):
+        with pytest.raises(OSError, match="No space left"):
+            write()
+        assert sorted(p.name for p in (local_store.root / "landing" / "dir").iterdir()) == ["a.gz"]
+        assert local_store.get("landing", "dir/a.gz") == b"old"
 
 
 def test_localized_missing_key_raises_file_not_found(store):

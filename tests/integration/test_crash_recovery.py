@@ -3,10 +3,11 @@
 - Concurrency: a catch-up runs; a second started beside it with `--wait 0` exits 75 naming the
   first one's pid; a third waits for it, then finds nothing left to do. No traceback, and the
   marts are the clean run's (this home is the reference of the crash test).
-- Crash: in another home with the same deliveries, successive catch-ups are SIGKILLed at named
-  points (during an ingest, between a partition's upload and its registration, between a stream
-  range and its rejects, during dbt's build), each starting from what the previous one left;
-  then one runs to the end. Its marts equal the clean run's, no run is left STARTED, and no
+- Crash and full disk: in another home with the same deliveries, successive catch-ups are
+  SIGKILLed at named points (during an ingest, between a partition's upload and its
+  registration, between a stream range and its rejects, during dbt's build), each starting from
+  what the previous one left; then one runs out of disk (a file-size limit) and says so in one
+  line; then one runs to the end. Its marts equal the clean run's, no run is left STARTED, and no
   scratch folder, dbt target folder or held lock remains.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -114,13 +116,24 @@ def test_two_catch_ups_on_a_new_home_are_one_after_the_other(reference):
 
 
 @pytest.mark.slow
-def test_a_catch_up_killed_at_any_point_is_healed_by_the_next(tmp_path, reference):
+def test_a_catch_up_killed_anywhere_or_out_of_disk_is_healed_by_the_next(tmp_path, reference):
     home = tmp_path / "home"
     deliver(home)
     targets_before = dbt_target_folders()
     for point in KILL_POINTS:
         killed = dataplatform(home, "catch-up", DATAPLATFORM_KILL_AT=point)
         assert killed.returncode == -signal.SIGKILL, f"{point}: not reached ({killed.returncode})\n{killed.stdout[-2000:]}"
+
+    # A full disk: RLIMIT_FSIZE fails every write past 600 kB with EFBIG, as a full disk fails
+    # them with ENOSPC (Python ignores SIGXFSZ). Whichever file hits it first, one line.
+    limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, 600_000))  # noqa: E731
+    full = subprocess.run([str(BIN / "dataplatform"), "catch-up"], env=env_for(home), capture_output=True, text=True,
+                          timeout=900, preexec_fn=limit)
+    assert full.returncode == 1, full.stdout + full.stderr
+    [line] = full.stderr.strip().splitlines()
+    assert line.startswith("dataplatform: ") and ("File too large" in line or "cannot write" in line), line
+    assert "run the command again" in line
+
     healed = dataplatform(home, "catch-up")
     assert healed.returncode == 0, healed.stdout + healed.stderr
     assert "marked failed" in healed.stdout  # the killed runs, named, not left STARTED
@@ -135,3 +148,4 @@ def test_a_catch_up_killed_at_any_point_is_healed_by_the_next(tmp_path, referenc
     assert list((home / "scratch").iterdir()) == []
     assert dbt_target_folders() == targets_before
     assert not lock_held(home / "catch-up.lock")
+

@@ -82,6 +82,18 @@ def _md5(path: Path) -> str:
     return _md5_of(str(path), stat.st_size, stat.st_mtime_ns)
 
 
+@contextlib.contextmanager
+def _published(tmp: Path, target: Path) -> Iterator[None]:
+    """Write `tmp` in the block, then rename it over `target` (readers see the old object or the
+    new one); a failed write (disk full) removes `tmp`, leaving nothing partial behind."""
+    try:
+        yield
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class LocalObjectStore(ObjectStore):
     """A folder per bucket under `root`. ETags are MD5 of the content, as S3 single-part puts."""
 
@@ -97,8 +109,8 @@ class LocalObjectStore(ObjectStore):
         path = self._path(bucket, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique per writer, threads included
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        with _published(tmp, path):
+            tmp.write_bytes(data)
         return ObjectInfo(key, hashlib.md5(data).hexdigest(), len(data))
 
     def get(self, bucket: str, key: str) -> bytes:
@@ -152,8 +164,8 @@ class LocalObjectStore(ObjectStore):
         target = self._path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
+        with _published(tmp, target):
+            shutil.copyfile(path, tmp)
         return ObjectInfo(key, _md5(target), target.stat().st_size)
 
     def uri(self, bucket: str, key: str = "") -> str:
