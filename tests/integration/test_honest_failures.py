@@ -1,6 +1,7 @@
 """A build that cannot reach its warehouse says so, once, with the real cause: `dataplatform
 catch-up` exits 1, counts the failed dbt invocation and prints dbt's own error in one line;
-no stack trace reaches the console (the run's whole log is in the instance, for the UI)."""
+no stack trace reaches the console (the run's whole log is in the instance, for the UI). Once the
+cause is fixed, the next catch-up rebuilds what failed, without waiting for new data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 BIN = Path(sys.executable).parent
@@ -35,3 +37,13 @@ def test_an_unreachable_warehouse_is_one_line_with_its_cause(tmp_path):
     failed = [line for line in result.stdout.splitlines() if line.startswith("failed run ")]
     assert len(failed) == 1 and "dbt (redshift)" in failed[0] and "Connection refused" in failed[0], result.stdout
     assert "Stack Trace" not in result.stdout + result.stderr and "Traceback" not in result.stdout + result.stderr
+
+    # The cause fixed (the warehouse target reachable: here, the embedded one): the next catch-up
+    # rebuilds the warehouse without any new delivery (level-triggered), and says so.
+    for name in ("DBT_WAREHOUSE_TARGET", "REDSHIFT_HOST", "REDSHIFT_PORT"):
+        env.pop(name)
+    healed = subprocess.run([str(BIN / "dataplatform"), "catch-up"], env=env, capture_output=True, text=True, timeout=900)
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    assert "runs (0 failed)" in healed.stdout and "1 automation runs, 1 dbt invocations," in healed.stdout, healed.stdout
+    with duckdb.connect(str(tmp_path / "home" / "clinical_warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from omop_cdm.person").fetchone()[0] == 3
