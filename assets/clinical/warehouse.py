@@ -19,7 +19,7 @@ def build_warehouse_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name=NAME, select=SELECTION)
     def dbt_warehouse_models(context: dg.AssetExecutionContext, dbt_warehouse: DbtCliResource):
-        with invocation_target(NAME, context.run.run_id, project, dbt_warehouse.target) as target_path:
+        with invocation_target(NAME, context.run.run_id, dbt_warehouse.target) as target_path:
             invocation = dbt_warehouse.cli(["build"], context=context, raise_on_error=False, target_path=target_path)
             yield from invocation.stream()
             yield from dq_summary_events(context, invocation)  # OMOP DQ pass/fail on omop_dq_results

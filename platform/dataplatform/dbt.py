@@ -25,6 +25,7 @@ from dataplatform.domains import own_dbt_selections
 from dataplatform.governance.policies import governed_spec
 
 LAYERS = ("staging", "intermediate", "marts")
+PROFILE = "dataplatform"  # profiles.yml
 
 # The lake models run on the lake engine (Athena in aws); a domain's own warehouse on Redshift.
 DBT_TARGETS = {"local": "local", "aws": "athena"}
@@ -106,7 +107,7 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR,
                 name="dbt_models", exclude=" ".join(own_dbt_selections()) or None)
     def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        with invocation_target("dbt_models", context.run.run_id) as target_path:
+        with invocation_target("dbt_models", context.run.run_id, dbt.target) as target_path:
             for event in dbt.cli(["build"], context=context, target_path=target_path).stream():
                 yield event
                 faults.point("dbt.during_build")  # dbt's process is still building the rest
@@ -114,31 +115,52 @@ def build_dbt_assets() -> dg.AssetsDefinition:
     return dbt_models
 
 
-def _partial_parse_cache(project: DbtProject, target: str | None) -> Path:
-    return project.project_dir / project.target_path / f"partial_parse.{target}.msgpack"
+def _partial_parse_cache(target: str) -> Path:
+    # dbt re-parses everything when the connection info changes, and the local targets' info
+    # holds the home's path: a cache per home and target stays valid across invocations.
+    return settings.home() / "dbt" / f"partial_parse.{target}.msgpack"
 
 
 @contextlib.contextmanager
-def invocation_target(name: str, run_id: str, project: DbtProject | None = None, target: str | None = None) -> Iterator[Path]:
+def invocation_target(name: str, run_id: str, target: str | None) -> Iterator[Path]:
     """A target folder for one dbt invocation, in the process's temporary space (under
     $DATAPLATFORM_HOME/scratch in catch-up) and removed afterwards: dagster-dbt's default leaves
-    one 2-10 MB folder per run under dbt_project/target/. With a `target`, the folder is seeded
-    with that target's own partial-parse cache, kept after: dagster-dbt seeds every invocation
-    with the project's cache, parsed for the lake target, so another profile would re-parse the
-    whole project on every build."""
+    one 2-10 MB folder per run under dbt_project/target/. The folder is seeded with the home's
+    partial-parse cache for the target and the cache kept after: dagster-dbt would seed it with
+    the project's cache, parsed for another home or target, so every build re-parsed the whole
+    project (~10 s)."""
+    target = target or dbt_target()
+    check_database_writable(target)
     path = Path(tempfile.mkdtemp(prefix=f"{name}-{run_id[:8]}-"))
-    cache = _partial_parse_cache(project, target) if project is not None and target else None
-    if cache is not None and cache.exists():
+    cache = _partial_parse_cache(target)
+    if cache.exists():
         shutil.copyfile(cache, path / "partial_parse.msgpack")
     try:
         yield path
         parsed = path / "partial_parse.msgpack"
-        if cache is not None and parsed.exists():
+        if parsed.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
             staged = cache.with_suffix(f".{uuid.uuid4().hex[:7]}")
             shutil.copyfile(parsed, staged)
             os.replace(staged, cache)  # atomic: a concurrent build reads the old cache or the new one
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def check_database_writable(target: str) -> None:
+    """Fail at once, naming the file, when a DuckDB target's database cannot be opened for
+    writing (read-only file or disk): dbt-duckdb retries every IOException as if another writer
+    held the lock, so it would back off for minutes before saying anything."""
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    set_invocation_context(os.environ)
+    raw = read_profile(str(settings.DBT_PROJECT_DIR))[PROFILE]
+    _, profile = Profile.render_profile(raw, PROFILE, target, ProfileRenderer({}))
+    if profile.get("type") != "duckdb" or not Path(profile["path"]).exists():
+        return
+    os.close(os.open(profile["path"], os.O_RDWR))  # PermissionError / OSError with the path
 
 
 def dbt_resource() -> DbtCliResource:

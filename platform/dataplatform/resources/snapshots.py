@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dataplatform import faults
+
 MANUAL, AUTOMATED = "manual", "automated"
 CREATING, AVAILABLE, FAILED = "creating", "available", "failed"
 NAMESPACE_TAG = "dataplatform:namespace"
@@ -295,6 +297,8 @@ class LocalSnapshotStore(SnapshotStore):
                     "prune old snapshots or raise the quota (nothing was created)"
                 )
         data, wal = self._files(cluster, snapshot_id)
+        for stale in folder.glob("*.partial"):  # copies of an attempt killed before it published
+            stale.unlink(missing_ok=True)
         partial_data, partial_wal = data.with_name(data.name + ".partial"), wal.with_name(wal.name + ".partial")
         created = self.clock()
         try:
@@ -325,6 +329,7 @@ class LocalSnapshotStore(SnapshotStore):
                 raise
         finally:
             con.close()
+        faults.point("snapshot.before_publish")
         partial_data.replace(data)
         if partial_wal.exists():
             partial_wal.replace(wal)
