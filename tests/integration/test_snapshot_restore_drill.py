@@ -185,3 +185,36 @@ def test_drill_keeps_a_scratch_target_it_did_not_create(store, tmp_path):
     assert not result.success
     assert "drop it first" in str(result.failure_data_for_node("run_restore_drill").error.cause.message)
     assert concurrent.read_bytes() == b"a concurrent drill's copy"
+
+
+KILLED_SNAPSHOT = """
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from dataplatform.resources.snapshots import LocalSnapshotStore
+from dataplatform.snapshots import snapshot_policies, take_snapshot
+policy = snapshot_policies()["warehouse"]
+store = LocalSnapshotStore(Path(sys.argv[1]), {policy.cluster: Path(sys.argv[2])})
+take_snapshot(policy, store, datetime.now(timezone.utc))
+"""
+
+
+def test_a_snapshot_killed_before_it_is_published_leaves_nothing_a_restore_could_use(store, warehouse, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta, timezone
+
+    env = {**os.environ, "DATAPLATFORM_KILL_AT": "snapshot.before_publish"}
+    killed = subprocess.run([sys.executable, "-c", KILLED_SNAPSHOT, str(tmp_path / "snapshots"), str(warehouse)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert list((tmp_path / "snapshots").rglob("*.partial"))  # the copy it was making
+    assert store.list_snapshots(POLICY.cluster) == []  # never listed, so never restored or counted on
+
+    # The retry (the RPO sensor's `#2` on its next tick) takes the snapshot and clears the stale copy.
+    taken = take_snapshot(POLICY, store, datetime.now(timezone.utc) + timedelta(minutes=2)).snapshot
+    assert [s.snapshot_id for s in store.list_snapshots(POLICY.cluster)] == [taken.snapshot_id]
+    assert dict(taken.row_counts) == independent_counts(warehouse)
+    assert list((tmp_path / "snapshots").rglob("*.partial")) == []
