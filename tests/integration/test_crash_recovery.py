@@ -4,7 +4,9 @@ In one home, successive catch-ups are SIGKILLed at named points (during an inges
 partition's upload and its registration, between a stream range and its rejects, during dbt's
 build), each starting from what the previous one left; then one runs out of disk (a file-size
 limit) and says so in one line; then one runs to the end while a second, started beside it with
-`--wait 0`, exits 75 naming its pid and a third waits for it and finds nothing left to do.
+`--wait 0`, exits 75 naming its pid and a third waits for it and finds nothing left to do; then
+a read-only warehouse fails the refresh in one line, and a backfill heals it without counting
+any line twice.
 Afterwards the marts equal a plain-Python computation over the delivered files, every stream
 record is in the raw ranges exactly once, no run is left STARTED, and no scratch folder, dbt
 target folder or held lock remains.
@@ -139,3 +141,27 @@ def test_a_catch_up_killed_anywhere_or_out_of_disk_is_healed_by_the_next(tmp_pat
     assert list((home / "scratch").iterdir()) == []
     assert dbt_target_folders() == targets_before
     assert not lock_held(home / "catch-up.lock")
+
+    # A read-only warehouse (an immutable file: root ignores permission bits) when a new hour
+    # lands: the hour is loaded, the refresh fails at once in one line naming the file.
+    sample = ("sample", "cloudfront", "--start", "2026-11-24T03", "--hours", "1", "--lines", "500", "--quiet")
+    assert dataplatform(home, *sample).returncode == 0
+    warehouse = home / "warehouse.duckdb"
+    subprocess.run(["chattr", "+i", str(warehouse)], check=True)
+    try:
+        readonly = dataplatform(home, "catch-up")
+    finally:
+        subprocess.run(["chattr", "-i", str(warehouse)], check=True)
+    assert readonly.returncode == 1, readonly.stdout + readonly.stderr
+    [failure] = [line for line in readonly.stdout.splitlines() if line.startswith("failed run")]
+    assert failure.endswith(f"dbt_models: PermissionError: [Errno 1] Operation not permitted: '{warehouse}'"), failure
+    assert "Traceback" not in readonly.stdout + readonly.stderr
+
+    # Writable again: a backfill of two hours processes them again and, with the level-triggered
+    # refresh, brings the marts up to every delivered line, none counted twice.
+    backfill = dataplatform(home, "backfill", "cloudfront", "--from", "2026-11-24T00", "--to", "2026-11-24T01")
+    assert backfill.returncode == 0, backfill.stdout + backfill.stderr
+    said = " ".join(backfill.stdout.split())  # the console wraps long lines
+    assert "2 processed hours from 2026-11-24 00:00 to 2026-11-24 01:00 will be processed again" in said
+    assert " over 2 partitions" in said
+    assert_marts_match(home)
