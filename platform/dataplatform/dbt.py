@@ -75,6 +75,14 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 
 class Translator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
+        # dagster-dbt asks for each node's spec several times per load (as its own base memoises).
+        memo = self.__dict__.setdefault("_governed_specs", {})
+        memo_id = (id(manifest), unique_id, id(project))
+        if memo_id not in memo:
+            memo[memo_id] = self._governed_spec(manifest, unique_id, project)
+        return memo[memo_id]
+
+    def _governed_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] not in ("model", "seed"):
