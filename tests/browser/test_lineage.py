@@ -7,6 +7,7 @@ and the rendered page (the asset nodes and the edges drawn between them in the l
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import defaultdict, deque
 from pathlib import Path
@@ -241,8 +242,9 @@ def _assert_lineage_drawn(
         page.wait_for_function(
             "n => document.querySelectorAll('svg path[marker-end]').length >= n", arg=len(expected_edges)
         )
-        # Live data (latest event, checks) has arrived for every node.
-        expect(svg.get_by_text("Loading…")).to_have_count(0)
+        # Live data (latest event, checks) has arrived for every node (the UI writes "Loading..."
+        # with three dots in the nodes, "Loading…" elsewhere; slow machines show it for seconds).
+        expect(svg.get_by_text(re.compile(r"^\s*Loading(…|\.\.\.)\s*$"))).to_have_count(0, timeout=60_000)
         # The zoom-to-fit has come to rest: the graph's on-screen box is unchanged for 10 frames.
         page.wait_for_function(SETTLED_JS, polling="raf")
     except Exception:

@@ -221,3 +221,15 @@ def test_marts_equal_an_independent_computation_through_late_duplicate_and_bad_d
     )
     evaluation = next(iter(check.values())).event.dagster_event.event_specific_data
     assert evaluation.passed and evaluation.metadata["rejected_lines"].value == 2
+
+    # The summary a user reads says the same: every object processed, 2 lines rejected and 1 file
+    # quarantined, and where the reasons are.
+    from rich.console import Console
+
+    from dataplatform.summary import print_summary
+
+    console = Console(record=True, width=400)
+    print_summary(console)
+    objects = len(list((home / "lake" / "landing" / "cloudfront").rglob("*.gz")))
+    assert (f"cloudfront landing zone: {objects:,} objects, {objects:,} processed, 0 unprocessed, 0 outside retention, "
+            "0 with invalid keys; loading rejected 2 lines and quarantined 1 files") in console.export_text()

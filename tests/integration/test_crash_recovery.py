@@ -15,6 +15,7 @@ target folder or held lock remains.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import resource
 import signal
@@ -91,6 +92,28 @@ def wait_for(predicate, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
+def dbt_manifest() -> dict:
+    return json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+
+
+def dbt_models_of(domain: str) -> set[str]:
+    """Names of the models under models/<domain>/, from dbt's manifest."""
+    return {node["name"] for node in dbt_manifest()["nodes"].values()
+            if node["resource_type"] == "model" and node["fqn"][1] == domain}
+
+
+def dbt_descendants(unique_id: str) -> set[str]:
+    """Names of the models downstream of a node, from dbt's manifest (its child map)."""
+    manifest = dbt_manifest()
+    found, todo = set(), [unique_id]
+    while todo:
+        for child in manifest["child_map"][todo.pop()]:
+            if child.startswith("model.") and child not in found:
+                found.add(child)
+                todo.append(child)
+    return {manifest["nodes"][child]["name"] for child in found}
+
+
 def dbt_target_folders() -> set[str]:
     return {p.name for p in (DBT_PROJECT_DIR / "target").glob("dbt_*-*")}
 
@@ -165,3 +188,11 @@ def test_a_catch_up_killed_anywhere_or_out_of_disk_is_healed_by_the_next(tmp_pat
     assert "2 processed hours from 2026-11-24 00:00 to 2026-11-24 01:00 will be processed again" in said
     assert " over 2 partitions" in said
     assert_marts_match(home)
+
+    # That refresh built every model downstream of the CloudFront access logs in dbt's own graph,
+    # and no other domain's model (VPC, clinical) was run or tested.
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        [refresh] = instance.get_runs(filters=dg.RunsFilter(tags={"dataplatform/writer": "automation"}), limit=1)
+    built = {key.path[-1] for key in refresh.asset_selection if key.path[0] in ("staging", "intermediate", "marts")}
+    assert dbt_descendants("source.dataplatform.raw_cloudfront.access_logs") <= built
+    assert built <= dbt_models_of("cloudfront"), built - dbt_models_of("cloudfront")
