@@ -130,14 +130,14 @@ def _partial_parse_cache(target: str) -> Path:
 
 
 @contextlib.contextmanager
-def invocation_target(name: str, run_id: str, target: str | None) -> Iterator[Path]:
-    """A target folder for one dbt invocation, in the process's temporary space (under
-    $DATAPLATFORM_HOME/scratch in catch-up) and removed afterwards: dagster-dbt's default leaves
-    one 2-10 MB folder per run under dbt_project/target/. The folder is seeded with the home's
-    partial-parse cache for the target and the cache kept after: dagster-dbt would seed it with
-    the project's cache, parsed for another home or target, so every build re-parsed the whole
-    project (~10 s)."""
-    target = target or dbt_target()
+def invocation_target(name: str, run_id: str, target: str) -> Iterator[Path]:
+    """A target folder for one dbt invocation on `target`, in the process's temporary space
+    (under $DATAPLATFORM_HOME/scratch in catch-up) and removed afterwards: dagster-dbt's default
+    leaves one 2-10 MB folder per run under dbt_project/target/. The folder is seeded with the
+    home's partial-parse cache for the target and the cache kept after: dagster-dbt would seed it
+    with the project's cache, parsed for another home or target, so every build re-parsed the
+    whole project (~10 s). Every build passes here first, so this is also where a target's
+    database is checked to be writable."""
     check_database_writable(target)
     path = Path(tempfile.mkdtemp(prefix=f"{name}-{run_id[:8]}-"))
     cache = _partial_parse_cache(target)

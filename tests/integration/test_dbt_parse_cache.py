@@ -17,8 +17,9 @@ def parse() -> dict:
     """dbt's own account of the parse (target/perf_info.json of `dbt parse`)."""
     from dataplatform.dbt import dbt_resource, invocation_target
 
-    with invocation_target("parse-cache-test", "00000000", None) as target_path:
-        dbt_resource().cli(["parse"], target_path=target_path).wait()
+    dbt = dbt_resource()
+    with invocation_target("parse-cache-test", "00000000", dbt.target) as target_path:
+        dbt.cli(["parse"], target_path=target_path).wait()
         return json.loads((target_path / "perf_info.json").read_text())
 
 
