@@ -10,7 +10,9 @@ Then, alternating, each repeat measures as child processes on the same machine:
   stack pays before doing anything;
 - **nothing new**: `dataplatform catch-up` with nothing landed since the last one;
 - **one new hour**: a new hour of CloudFront files (generated beforehand, copied in untimed),
-  then `dataplatform catch-up`: its raw run over that hour and the refresh of its marts.
+  then `dataplatform catch-up`: its raw run over that hour and the refresh of its marts;
+- **demo**: the README's main job, `dataplatform demo`, in a fresh home each time (target:
+  <= 30 s on these machines; `--demo-repeats 0` skips it).
 
 Reports medians, each divided by the floor's median (targets: one new hour <= 2.5x, nothing
 new <= 1.5x), and dbt's own node time of the refresh (`Finished running ... in N s` in the
@@ -73,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lines", type=int, default=2000)
+    parser.add_argument("--demo-repeats", type=int, default=3)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="overhead-bench-"))
@@ -91,8 +94,14 @@ def main() -> None:
         samples["one new hour"].append(timed([str(BIN / "dataplatform"), "catch-up"], home))
         node_seconds.append(dbt_node_seconds(home / "catch-up.log"))
 
+    if args.demo_repeats:
+        samples["demo"] = [
+            timed([str(BIN / "dataplatform"), "demo", "--quiet"], work / f"demo-{repeat}")
+            for repeat in range(args.demo_repeats)
+        ]
+
     floor = statistics.median(samples["floor"])
-    targets = {"floor": None, "nothing new": 1.5, "one new hour": 2.5}
+    targets = {"floor": None, "nothing new": 1.5, "one new hour": 2.5, "demo": None}
     print(f"{'measure':<14} {'median s':>9} {'x floor':>8} {'target':>7}   samples")
     result = {}
     for name, values in samples.items():

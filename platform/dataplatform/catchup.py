@@ -177,8 +177,9 @@ def catch_up(
 
     def run_sensor(sensor: dg.SensorDefinition) -> int:
         context = dg.build_sensor_context(
-            instance=instance, cursor=cursors.get(sensor.name), sensor_name=sensor.name, resources=resources,
-            definitions=defs,
+            instance=instance, cursor=cursors.get(sensor.name), sensor_name=sensor.name, definitions=defs,
+            # As the daemon: only the sensor's own resources (building dbt's costs ~0.5 s a tick).
+            resources={key: resources[key] for key in sensor.required_resource_keys if key in resources},
         )
         data = sensor.evaluate_tick(context)
         for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them

@@ -21,6 +21,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dataplatform import faults, settings
+from dataplatform.dbt_in_process import dbt_in_process
 from dataplatform.domains import own_dbt_selections
 from dataplatform.governance.policies import governed_spec
 
@@ -172,10 +173,10 @@ def check_database_writable(target: str) -> None:
 
 
 class LocalDbtCli(DbtCliResource):
-    """The dbt beside this interpreter (settings.executable), without two fixed costs that
-    dagster-dbt pays before every invocation (3-5 s each on these machines): a `dbt --version`
-    subprocess (this dbt is the installed, pinned dbt-core) and an in-process dbt adapter, which
-    only its row-count and column-metadata fetchers use (not called here)."""
+    """dagster-dbt's resource, run in this process (dbt_in_process.py: no dbt subprocess) and
+    without two more fixed costs it pays before every invocation (3-5 s each on these machines):
+    a `dbt --version` subprocess (this dbt is the installed, pinned dbt-core) and a dbt adapter
+    set up for its row-count and column-metadata fetchers (not called here)."""
 
     @cached_property
     def _cli_version(self):
@@ -186,6 +187,10 @@ class LocalDbtCli(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):
         return None
+
+    def cli(self, *args, **kwargs):
+        with dbt_in_process():
+            return super().cli(*args, **kwargs)
 
 
 def dbt_resource() -> DbtCliResource:

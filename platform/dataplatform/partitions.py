@@ -2,7 +2,9 @@
 
 import dagster as dg
 
+from dataplatform.governance.policies import load
+
 # end_offset=1: providers deliver files for the current hour while it is still running.
-hourly = dg.HourlyPartitionsDefinition(start_date="2024-01-01-00:00", end_offset=1)
+hourly = dg.HourlyPartitionsDefinition(start_date=load("landing_zones")["first_hour"], end_offset=1)
 
 HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"  # Dagster's hourly partition key format

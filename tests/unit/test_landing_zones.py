@@ -54,6 +54,16 @@ def test_every_zone_policy_is_complete():
         assert policy.landing_asset.startswith(f"landing/{policy.domain}/"), name
 
 
+def test_every_hour_within_retention_is_a_partition():
+    """An object any zone still keeps can be loaded: the shared hourly partitions start no later
+    than the longest retention reaches back (checked against today's clock: once true, it stays
+    true)."""
+    from dataplatform.partitions import hourly
+
+    oldest_kept = datetime.now(timezone.utc) - max(z.retention for z in zones().values())
+    assert hourly.start.astimezone(timezone.utc) <= oldest_kept
+
+
 def test_sensor_never_requests_runs_for_hostile_keys(tmp_path):
     lake = LocalObjectStore(tmp_path / "lake")
     root = tmp_path / "lake" / "landing" / "cloudfront"
