@@ -64,6 +64,7 @@ class InProcessDbt:
         self._lines = os.fdopen(write_end, "wb")
         self._to_json = msg_to_json
         self._errors_reported = False
+        self._terminated = False
         # The variables dagster-dbt sets for its subprocess (log format, target path, ...).
         self._env = {key: value for key, value in (env or {}).items() if key.startswith(("DBT_", "DAGSTER_DBT"))}
         self._thread = threading.Thread(target=self._run, name="dbt", daemon=True)
@@ -113,7 +114,7 @@ class InProcessDbt:
 
     def wait(self, timeout: float | None = None) -> int | None:
         self._thread.join(timeout)
-        if self._thread.is_alive():
+        if self._thread.is_alive() and not self._terminated:
             raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
@@ -121,8 +122,10 @@ class InProcessDbt:
         return None if self._thread.is_alive() else self.returncode
 
     def send_signal(self, sig: int) -> None:
-        """A terminated run: dbt has no way to stop an invocation from another thread, so its
-        thread (a daemon thread) ends with the run's process, as a killed subprocess would."""
+        """A terminated run (dagster-dbt forwards it, then waits a bounded time): dbt cannot be
+        stopped from another thread, so the termination goes on to Dagster without waiting for
+        dbt's exit code, and dbt's daemon thread ends with the run's process."""
+        self._terminated = True
 
 
 @contextlib.contextmanager

@@ -62,3 +62,23 @@ def test_a_failed_invocation_reports_dbts_error_and_the_next_one_runs(home):
         names = {event.raw_event["info"]["msg"] for event in listed.stream_raw_events()}
     seeds = {path.stem for path in (settings.DBT_PROJECT_DIR / "seeds").rglob("*.csv")}
     assert listed.is_successful() and seeds <= names
+
+
+@pytest.mark.slow
+def test_a_terminated_run_is_not_held_up_by_dbt(home):
+    """dagster-dbt forwards a run's termination (SIGINT), then waits for dbt a bounded time and
+    re-raises the interrupt: that wait returns at once instead of raising TimeoutExpired, and
+    the invocation and the next one still run."""
+    import signal
+
+    from dataplatform import dbt_in_process
+    from dataplatform.dbt import dbt_resource, invocation_target
+
+    dbt = dbt_resource()
+    with invocation_target("in-process-test", "00000000", dbt.target) as target_path:
+        with dbt_in_process._ONE_AT_A_TIME:  # dbt busy with another invocation of this process
+            invocation = dbt.cli(["ls", "--resource-type", "seed"], target_path=target_path)
+            invocation.process.send_signal(signal.SIGINT)
+            assert invocation.process.wait(timeout=0.5) is None  # a running subprocess: TimeoutExpired
+        assert invocation.process.wait(timeout=120) == 0
+        assert dbt.cli(["ls", "--resource-type", "seed"], target_path=target_path).wait().is_successful()
