@@ -88,8 +88,9 @@ class InProcessDbt:
         from dbt.cli.main import dbtRunner
 
         try:
-            # The JSON lines go to the pipe; dbt's own console output would go to ours.
-            with _ONE_AT_A_TIME, _environment({**self._env, "DBT_LOG_LEVEL": "none"}):
+            # The JSON lines go to the pipe; dbt's console output would go to ours, and its debug
+            # log file to the invocation's target folder, which is removed afterwards.
+            with _ONE_AT_A_TIME, _environment({**self._env, "DBT_LOG_LEVEL": "none", "DBT_LOG_LEVEL_FILE": "none"}):
                 try:
                     result = dbtRunner(callbacks=[self._forward]).invoke(self.args[1:])
                 finally:
