@@ -119,9 +119,6 @@ class InProcessDbt:
             raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
 
-    def poll(self) -> int | None:
-        return None if self._thread.is_alive() else self.returncode
-
     def send_signal(self, sig: int) -> None:
         """A terminated run (dagster-dbt forwards it, then waits a bounded time): dbt cannot be
         stopped from another thread, so the termination goes on to Dagster without waiting for
