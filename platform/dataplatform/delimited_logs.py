@@ -33,10 +33,11 @@ ARROW_TYPES = {
     "DOUBLE": pa.float64(),
     "DATE": pa.date32(),
     "BOOLEAN": pa.bool_(),
+    "DECIMAL(18,2)": pa.decimal128(18, 2),  # money, summed exactly
 }
 GLUE_TYPES = {
     "TIMESTAMP": "timestamp", "VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int",
-    "DOUBLE": "double", "DATE": "date", "BOOLEAN": "boolean",
+    "DOUBLE": "double", "DATE": "date", "BOOLEAN": "boolean", "DECIMAL(18,2)": "decimal(18,2)",
 }
 
 

@@ -38,9 +38,11 @@ def table_prefix(lake: ObjectStore, bucket: str, table: Table) -> str:
 
 
 def publish_partition(
-    lake: ObjectStore, catalog: TableCatalog, table: Table, bucket: str, hour: datetime, local_file: Path
+    lake: ObjectStore, catalog: TableCatalog, table: Table, bucket: str, hour: datetime, local_file: Path,
+    file_name: str = PART_FILE,
 ) -> None:
-    lake.upload(local_file, bucket, f"{table_prefix(lake, bucket, table)}/{hive_path(hour)}/{PART_FILE}")
+    """`file_name`: several writers share a partition when each owns a file of it (e.g. one per region)."""
+    lake.upload(local_file, bucket, f"{table_prefix(lake, bucket, table)}/{hive_path(hour)}/{file_name}")
     faults.point("raw.between_publish_and_registration")
     catalog.register_partitions(table.database, table.name, [hive_values(hour)])
 

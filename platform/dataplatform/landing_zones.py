@@ -40,6 +40,7 @@ class LandingZone:
     lateness: timedelta
     retention: timedelta
     reconciliation: timedelta  # how often the daemon compares the whole zone with its ledger
+    arrival_events: bool  # announced on an S3 event queue in aws (else its sensor lists)
 
     def parse(self, key: str) -> tuple[datetime, dict[str, str]]:
         """The UTC hour and the named groups of a key; KeyRejected for anything else."""
@@ -116,6 +117,7 @@ def zones() -> dict[str, LandingZone]:
             lateness=timedelta(hours=spec["lateness_hours"]),
             retention=timedelta(days=spec["retention_days"]),
             reconciliation=timedelta(minutes=spec["reconciliation_minutes"]),
+            arrival_events=spec.get("arrival_events", True),
         )
         for name, spec in policy.items()
     }

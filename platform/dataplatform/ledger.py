@@ -37,6 +37,11 @@ class Ledger:
         body = {"hour": hour.strftime(HOUR_KEY_FORMAT), "run_id": run_id, "objects": dict(sorted(objects.items()))}
         self.lake.put(self.zone.raw_bucket, self._key(hour), json.dumps(body, separators=(",", ":")).encode())
 
+    def merge(self, hour: datetime, objects: dict[str, str], run_id: str) -> None:
+        """Add `objects` to the hour's record, keeping the others' (zones whose runs each process
+        a part of an hour, e.g. one region's business day; runs of a zone are serialised)."""
+        self.record(hour, {**self.processed(hour), **objects}, run_id)
+
     def forget(self, first: datetime, last: datetime) -> list[datetime]:
         """Drop the hours first..last from the ledger (a backfill): the reconciliation then
         processes their objects again, idempotently (each hour is rewritten whole)."""

@@ -1,0 +1,1 @@
+"""Franchise point-of-sale analytics, aggregated only when a window is complete."""
