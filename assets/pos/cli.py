@@ -55,3 +55,10 @@ KPIS = {
     "group by store_id order by sum(net_amount) desc limit 1",
 }
 WAREHOUSES = [Warehouse(path=settings.warehouse_path, schemas=("staging", "intermediate", "marts"), kpis=KPIS)]
+
+
+def owned() -> dict[str, list[str]]:
+    from assets.pos.policy import policy
+    from assets.pos.windows import ARRIVALS_TABLE
+
+    return {"kv_tables": [ARRIVALS_TABLE], "topics": [policy().notify_topic]}

@@ -76,13 +76,14 @@ def _items(region: str, rng: random.Random) -> list[tuple[str, str, str, Decimal
     return items
 
 
-def _render(rows: list[tuple], fmt, rng: random.Random) -> bytes:
-    """rows: (vendor_id, amount text, type, item_id, day)."""
+def _render(rows: list[tuple], fmt, rng: random.Random, batch: str) -> bytes:
+    """rows: (vendor_id, amount text, type, item_id, day). `batch` names the delivery: two
+    deliveries of a store never have the same content unless one repeats the other."""
     if fmt.kind == "tdf":
         lines = [f"{v}\t{a}\t{t}\t{i}\t{d}\t{rng.randint(1000, 9999)}\tPOS{rng.randint(1, 8)}" for v, a, t, i, d in rows]
-        if lines:
-            lines.insert(0, "-------- BATCH START --------")
-            lines.insert(rng.randrange(len(lines) + 1), "--")
+        lines.insert(0, f"-------- BATCH {batch} --------")  # the seed's junk lines start with '-'
+        if len(lines) > 1:
+            lines.insert(rng.randrange(1, len(lines) + 1), "--")
         if rows and rng.random() < 0.3:
             lines.insert(rng.randrange(1, len(lines) + 1), f"V1\tN/A\t4\t{rows[0][3]}\t{rows[0][4]}")  # malformed amount
         return ("\n".join(lines) + "\n").encode()
@@ -155,9 +156,11 @@ def generate(lake, spec: SampleSpec) -> list:
                 bounds = [0.0, *cuts, 24.0]
                 for number in range(spec.deliveries_per_day):
                     part = [row for at, row in rows if bounds[number] <= at < bounds[number + 1]]
+                    if not part:  # a quiet spell still closes its batch: a void, counted, not summed
+                        part = [(f"V{store_rng.randint(1, 40):03d}", "0.00", 9, items[0][0], day)]
                     if number == 0 and (store, day) in spec.corrected:
                         part = [(v, str(Decimal(a) + 1) if t == 4 else a, t, i, d) for v, a, t, i, d in part]
-                    body = _render(part, fmt, store_rng)
+                    body = _render(part, fmt, store_rng, f"{store} {day} {number + 1}")
                     key = f"{ZONE.prefix}{region}/{store}/{day}/d{number + 1}-{day:%Y%m%d}.{fmt.extension}"
                     written.append(lake.put(BUCKET, key, body))
                     if not duplicate_done and part:

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 
 from assets.pos.policy import ZONE, policy, window_key
-from assets.pos.windows import ARRIVALS_TABLE, WindowStatus, first_seen, list_region, window_status
+from assets.pos.windows import WindowStatus, first_seen, list_region, window_status
 from dataplatform.automation import WRITER_TAG
 from dataplatform.run_attempts import FAILED
 
@@ -135,7 +135,6 @@ def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state, l
     reported, notified = state.get("reported", {}), set(state.get("notified", []))
     today = now.astimezone(timezone.utc).date()
     days = open_days(watermark, today)
-    kv.ensure_table(ARRIVALS_TABLE)
     requests, events, invalid, unknown, misfiled = [], [], {}, {}, {}
     stats = {"windows": 0, "complete": 0, "ready": 0, "overdue": 0, "requested": 0}
     newest = watermark

@@ -153,6 +153,7 @@ def first_seen(kv, status: WindowStatus, now: datetime) -> dict[str, datetime]:
     new ones now (conditional write: two evaluations at once keep the earlier time)."""
     from dataplatform.resources.kv import ConditionFailed
 
+    kv.ensure_table(ARRIVALS_TABLE)
     key = f"{status.region.name}|{status.business_date.isoformat()}"
     current = {d.key: d.etag for d in status.deliveries()}
     current |= {k: "" for s in status.stores.values() for k in s.duplicates}
