@@ -1,5 +1,7 @@
 """Lineage is one connected graph in the Dagster UI: CloudFront landing to marts (the group's
-lineage tab) and the clinical source to the OMOP CDM (the upstream lineage of marts/person).
+lineage tab), point-of-sale deliveries through window completeness and the window loads to the
+marts (the pos group's tab) and the clinical source to the OMOP CDM (the upstream lineage of
+marts/person).
 
 Two views of the same fact: the webserver's GraphQL API (the dependency edges Dagster loaded)
 and the rendered page (the asset nodes and the edges drawn between them in the lineage SVG).
@@ -34,6 +36,21 @@ EXPECTED = (
     ("staging", "stg_cloudfront__user_agents"),
     ("intermediate", "int_cloudfront__requests_classified"),
     *MARTS,
+)
+
+POS_LANDING = ("landing", "pos", "deliveries")
+POS_MARTS = (("marts", "pos_daily_sales"), ("marts", "pos_store_completeness"), ("marts", "pos_region_daily"))
+POS_EXPECTED = (
+    POS_LANDING,
+    ("landing", "pos", "window_completeness"),
+    ("raw", "pos", "transactions"),
+    ("raw", "pos", "transaction_rejects"),
+    ("raw", "pos", "window_deliveries"),
+    ("raw", "pos", "item_master"),
+    ("staging", "stg_pos__transactions"),
+    ("staging", "stg_pos__window_deliveries"),
+    ("staging", "stg_pos__item_master"),
+    *POS_MARTS,
 )
 
 CLINICAL_LANDING = ("landing", "clinical", "mimic_deliveries")
@@ -194,6 +211,19 @@ def test_cloudfront_lineage_landing_to_marts(browser: Any, page: Any, dagster_de
     repository = api_nodes[_key(LANDING)]["repository"]
     url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/{GROUP}"
     _assert_lineage_drawn(page, dagster_dev, tmp_path, url, EXPECTED, LANDING, MARTS, "lineage.png")
+
+
+@pytest.mark.browser
+def test_pos_lineage_deliveries_through_completeness_to_marts(
+    browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path
+) -> None:
+    api_nodes, downstream = _api_graph(dagster_dev)
+    assert {api_nodes[_key(key)]["groupName"] for key in POS_EXPECTED} == {"pos"}
+    completeness, transactions = _key(POS_EXPECTED[1]), _key(POS_EXPECTED[2])
+    assert completeness in downstream[_key(POS_LANDING)] and transactions in downstream[completeness]
+    repository = api_nodes[_key(POS_LANDING)]["repository"]
+    url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/pos"
+    _assert_lineage_drawn(page, dagster_dev, tmp_path, url, POS_EXPECTED, POS_LANDING, POS_MARTS, "pos-lineage.png")
 
 
 @pytest.mark.browser
