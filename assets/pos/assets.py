@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.pos import format as pos_format
-from assets.pos.policy import ZONE, policy, read_registry, window_of, windows
+from assets.pos.policy import ZONE, policy, window_of, windows
 from assets.pos.sensor import CHECK, COMPLETENESS, LANDING, open_days, overdue_check
 from assets.pos.windows import WindowStatus, first_seen, list_region, window_status
 from dataplatform.delimited_logs import REJECT_COLUMNS, arrow_schema, glue_columns
@@ -132,11 +132,10 @@ def _items(data: bytes, region: str, day: date) -> list[tuple]:
 def load_window(lake, status: WindowStatus, seen: dict[str, datetime]) -> tuple[dict[str, list[tuple]], dict[str, tuple[int, int, int]]]:
     """The window's rows per output table, and per delivery (lines read, rows, rejects)."""
     region, day = status.region.name, status.business_date
-    stores = read_registry(lake.get(ZONE.bucket, status.registry_key), status.region) if status.registry_key else {}
     rows: dict[str, list[tuple]] = {key: [] for key in OUTPUTS}
     accounting = {}
     for store in sorted(status.stores.values(), key=lambda s: s.store_id):
-        fmt = stores[store.store_id].format
+        fmt = status.registry[store.store_id].format
         for delivery in store.loaded:
             parsed = pos_format.parse(lake.get(ZONE.bucket, delivery.key), fmt)
             rows["raw/pos/transactions"] += [
@@ -194,10 +193,7 @@ def pos_window_load(context: dg.AssetExecutionContext):
             schema = arrow_schema(columns)
             pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows[key]], schema=schema), path)
             publish_partition(lake, catalog, table, ZONE.raw_bucket, hour, path, file_name=f"part-{region_name}.parquet")
-    used = {d.key: d.etag for d in status.deliveries()}
-    used |= {k: v for s in status.stores.values() for k, v in _etags(lake, s.duplicates).items()}
-    used |= _etags(lake, {status.registry_key: "", **({status.items_key: ""} if status.items_key else {})})
-    Ledger(lake, ZONE).merge(hour, used, context.run_id)  # processed once readable
+    Ledger(lake, ZONE).merge(hour, status.objects_read(), context.run_id)  # processed once readable
     mismatched = [key for key, (read, loaded, rejected) in accounting.items() if read != loaded + rejected]
     totals = {
         "deliveries": len(accounting), "duplicates": sum(len(s.duplicates) for s in status.stores.values()),
@@ -217,11 +213,3 @@ def pos_window_load(context: dg.AssetExecutionContext):
 
 def _key(key: str) -> dg.AssetKey:
     return dg.AssetKey.from_user_string(key)
-
-
-def _etags(lake, keys: dict[str, str]) -> dict[str, str]:
-    """key -> current ETag (from a listing of each key)."""
-    found = {}
-    for key in keys:
-        found |= {info.key: info.etag for info in lake.list(ZONE.bucket, prefix=key) if info.key == key}
-    return found

@@ -1,5 +1,6 @@
 """`pos_windows`: the completeness sensor. Each tick, per region and open business day (the newest
-day seen minus the zone's lateness, up to today; everything on the first tick):
+day seen minus the zone's lateness, up to today; everything on the first tick; every
+`reconciliation_minutes` also the older days whose deliveries the zone's ledger does not have):
 
 - lists the window's deliveries and the region's dated masters, and records when each delivery
   was first seen (key-value port);
@@ -28,6 +29,7 @@ import dagster as dg
 from assets.pos.policy import ZONE, policy, window_key
 from assets.pos.windows import WindowStatus, first_seen, list_region, window_status
 from dataplatform.automation import WRITER_TAG
+from dataplatform.ledger import reconcile
 from dataplatform.run_attempts import FAILED
 
 LANDING = dg.AssetKey.from_user_string(ZONE.landing_asset)
@@ -128,13 +130,20 @@ def run_request(status: WindowStatus, run_key: str, now: datetime) -> dg.RunRequ
     )
 
 
-def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state, log=None):
+def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state):
     """One tick: (run requests, new cursor, asset events, stats)."""
     state = json.loads(cursor) if cursor else {}
     watermark = date.fromisoformat(state["watermark"]) if state.get("watermark") else None
     reported, notified = state.get("reported", {}), set(state.get("notified", []))
     today = now.astimezone(timezone.utc).date()
     days = open_days(watermark, today)
+    reconciled_at = state.get("reconciled_at")
+    if days is not None and (reconciled_at is None or now - datetime.fromisoformat(reconciled_at) >= ZONE.reconciliation):
+        # Every reconciliation interval, the whole zone against the ledger: days older than the
+        # open ones with unprocessed deliveries (a window still waiting, a store later than the
+        # lateness) are evaluated too, so nothing delivered is left behind unreported.
+        reconciled_at = now.isoformat()
+        days = sorted(set(days) | {hour.date() for hour in reconcile(ZONE, lake, now).unprocessed})
     requests, events, invalid, unknown, misfiled = [], [], {}, {}, {}
     stats = {"windows": 0, "complete": 0, "ready": 0, "overdue": 0, "requested": 0}
     newest = watermark
@@ -193,11 +202,13 @@ def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state, l
         "reported": {k: v for k, v in reported.items() if k in still_open},
         "notified": sorted(notified & still_open),
         "problems": dict(sorted(problems.items())[-1000:]),
+        "reconciled_at": reconciled_at,
     }, separators=(",", ":"))
     return requests, cursor, events, stats
 
 
 def pos_windows_sensor() -> dg.SensorDefinition:
+    """Ticks every 60 s (catch-up: every pass); reconciles the whole zone every reconciliation_minutes."""
     @dg.sensor(
         name="pos_windows",
         description="Loads (and so aggregates) each POS window once it is complete; reports its completeness "
@@ -212,7 +223,7 @@ def pos_windows_sensor() -> dg.SensorDefinition:
 
         requests, cursor, events, stats = evaluate(
             context.resources.lake, context.resources.kv, context.resources.notify, context.cursor,
-            datetime.now(timezone.utc), lambda key: run_state(context.instance, key), context.log,
+            datetime.now(timezone.utc), lambda key: run_state(context.instance, key),
         )
         context.log.info(f"pos windows: {stats}")
         return dg.SensorResult(run_requests=requests, cursor=cursor, asset_events=events)

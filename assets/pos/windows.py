@@ -51,6 +51,8 @@ class WindowStatus:
     invalid: dict[str, str]  # key -> why (not matching the zone's pattern)
     digest: str
     registry_problem: str | None = None
+    registry: dict[str, Store] = field(default_factory=dict)  # the store registry in effect
+    master_etags: dict[str, str] = field(default_factory=dict)  # registry and item master key -> ETag
 
     @property
     def complete(self) -> bool:
@@ -69,6 +71,13 @@ class WindowStatus:
 
     def deliveries(self) -> list[Delivery]:
         return [d for s in sorted(self.stores.values(), key=lambda s: s.store_id) for d in s.loaded]
+
+    def objects_read(self) -> dict[str, str]:
+        """key -> ETag of everything a load of the window reads or accounts for: its deliveries,
+        their duplicates (the same content, so the same ETag) and the masters in effect."""
+        etags = {d.key: d.etag for d in self.deliveries()}
+        duplicates = {k: etags[original] for s in self.stores.values() for k, original in s.duplicates.items()}
+        return {**etags, **duplicates, **self.master_etags}
 
 
 @dataclass
@@ -144,8 +153,9 @@ def window_status(lake, region: Region, business_date: date, listing: RegionList
         "deliveries": [f"{d.key}@{d.etag}" for s in sorted(states) for d in states[s].loaded],
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    masters = {k: e for k, e in ((registry_key, registry_etag), (items_key, items_etag)) if k}
     return WindowStatus(region, business_date, registry_key, items_key, states, dict(unknown), misfiled,
-                        listing.invalid, digest, problem)
+                        listing.invalid, digest, problem, stores, masters)
 
 
 def first_seen(kv, status: WindowStatus, now: datetime) -> dict[str, datetime]:

@@ -184,9 +184,11 @@ def test_a_tick_lists_the_open_days_not_the_history(tick):
     for days in (5, 15):
         spec = sample.SampleSpec(start=DAY - timedelta(days=days), days=days, regions=1, stores=4, deliveries_per_day=2)
         sample.generate(tick.lake, spec)
-        tick(datetime.combine(DAY, datetime.min.time(), timezone.utc))  # first: every day, then open days only
+        midnight = datetime.combine(DAY, datetime.min.time(), timezone.utc)
+        tick(midnight)  # the first tick lists every day,
+        tick(midnight + timedelta(minutes=1))  # the next reconciles the zone (every 15 minutes),
         listed.clear()
-        tick(datetime.combine(DAY, datetime.min.time(), timezone.utc) + timedelta(minutes=1))
+        tick(midnight + timedelta(minutes=2))  # the others list the open days only
         cost.append((len(listed), sum(listed)))
     assert cost[0] == cost[1]
 
@@ -205,3 +207,30 @@ def test_the_sensor_definition_ticks_with_its_resources(tmp_path):
     assert len(result.run_requests) == 2  # the day is over: both windows complete
     assert all(r.asset_selection and r.tags["dataplatform/writer"] == "raw/pos" for r in result.run_requests)
     assert json.loads(result.cursor)["watermark"] == DAY.isoformat()
+
+
+def test_a_delivery_later_than_the_lateness_is_found_by_the_reconciliation(tick):
+    """The window waits past the open days; its store delivers ten days late: the reconciliation
+    (every 15 minutes) finds the unprocessed files and the window loads."""
+    from assets.pos.policy import ZONE, window_of
+    from dataplatform.ledger import Ledger
+
+    def loaded(requests):  # what each load does to the ledger: its window's objects are processed
+        for request in requests:
+            region, day = window_of(request.partition_key)
+            objects = {i.key: i.etag for i in tick.lake.list("landing", f"pos/{region}/") if f"/{day}/" in i.key}
+            Ledger(tick.lake, ZONE).merge(datetime.combine(day, datetime.min.time(), timezone.utc), objects, "run")
+        tick.runs.launch(requests)
+
+    write(tick, missing=frozenset({("S0002", DAY)}))
+    now = AFTER_DEADLINE
+    for _ in range(12):  # a day at a time: the open days move on, us-east's DAY is left waiting
+        loaded(tick(now)[0])
+        now += timedelta(days=1)
+    _, events, _ = tick(now)  # a reconciling tick: the waiting window is still evaluated and reported
+    assert EAST in check_of(events).metadata["overdue_windows"].value
+    write(tick, only=frozenset({("S0002", DAY)}))
+    requests, _, _ = tick(now + timedelta(minutes=1))  # within 15 minutes of it: only the open days
+    assert EAST not in windows(requests)
+    requests, _, _ = tick(now + timedelta(minutes=20))
+    assert EAST in windows(requests) and windows(requests)[EAST].tags["dataplatform/pos_complete"] == "true"

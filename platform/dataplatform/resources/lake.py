@@ -147,6 +147,8 @@ class LocalObjectStore(ObjectStore):
         return iter(sorted(k for k in self._keys_under(bucket, prefix) if k > start_after))
 
     def list_level(self, bucket: str, prefix: str, delimiter: str) -> tuple[list[str], list[ObjectInfo]]:
+        if delimiter == "/" and (prefix == "" or prefix.endswith("/")):
+            return self._directory_level(bucket, prefix)
         rolled, loose = set(), []
         for key in self._keys_under(bucket, prefix):
             rest = key[len(prefix):]
@@ -155,6 +157,22 @@ class LocalObjectStore(ObjectStore):
             else:
                 path = self.root / bucket / key
                 loose.append(ObjectInfo(key, _md5(path), path.stat().st_size))
+        return sorted(rolled), sorted(loose, key=lambda info: info.key)
+
+    def _directory_level(self, bucket: str, prefix: str) -> tuple[list[str], list[ObjectInfo]]:
+        """One directory's entries, as S3's common prefixes and objects at that level: the cost of a
+        level, not of everything under it. (A directory emptied by deletes still shows, empty.)"""
+        if prefix and ".." in prefix.split("/"):
+            raise ValueError(f"invalid prefix {prefix!r}")
+        rolled, loose = [], []
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(self.root / bucket / prefix) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # in-flight temporary files
+                if entry.is_dir():
+                    rolled.append(f"{prefix}{entry.name}/")
+                else:
+                    loose.append(ObjectInfo(prefix + entry.name, _md5(Path(entry.path)), entry.stat().st_size))
         return sorted(rolled), sorted(loose, key=lambda info: info.key)
 
     def delete(self, bucket: str, key: str) -> None:
