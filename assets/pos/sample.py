@@ -93,12 +93,12 @@ def _render(rows: list[tuple], fmt, rng: random.Random, batch: str) -> bytes:
         out = [",".join(order)]
         for v, a, t, i, d in rows:
             values = {columns["vendor_id"]: v, columns["trans_amount"]: a, columns["trans_type"]: str(t),
-                      columns["item_id"]: i, columns["trans_date"]: str(d), "Register": f"R{rng.randint(1, 4)}"}
+                      columns["item_id"]: i, columns["trans_date"]: str(d), "Register": batch.replace(" ", "/")}
             out.append(",".join(values[c] for c in order))
         return ("\r\n".join(out) + "\r\n").encode()
     return "".join(
         json.dumps({columns["vendor_id"]: v, columns["trans_amount"]: a, columns["trans_type"]: t,
-                    columns["item_id"]: i, columns["trans_date"]: str(d)}) + "\n"
+                    columns["item_id"]: i, columns["trans_date"]: str(d), "batch": batch}) + "\n"
         for v, a, t, i, d in rows
     ).encode()
 
