@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from assets.pos import format as pos_format
 from assets.pos.policy import ZONE, policy, window_of, windows
-from assets.pos.sensor import CHECK, COMPLETENESS, LANDING, open_days, overdue_check
+from assets.pos.sensor import CHECK, COMPLETENESS, LANDING, open_window_statuses, overdue_check
 from assets.pos.windows import WindowStatus, first_seen, list_region, window_status
 from dataplatform.delimited_logs import REJECT_COLUMNS, arrow_schema, glue_columns
 from dataplatform.governance.policies import python_asset_spec
@@ -107,15 +107,8 @@ window_completeness = python_asset_spec(
     "executable on demand.",
 )
 def completeness_check(context) -> dg.AssetCheckResult:
-    lake, now = context.resources.lake, datetime.now(timezone.utc)
-    days = open_days(now.date(), now.date())
-    statuses = [
-        window_status(lake, region, day, listing)
-        for region in policy().regions.values()
-        for listing in [list_region(lake, region.name, days)]
-        for day in days if day in listing.deliveries or now >= region.deadline(day)
-    ]
-    evaluation = overdue_check(statuses, now)
+    now = datetime.now(timezone.utc)
+    evaluation = overdue_check(open_window_statuses(context.resources.lake, now), now)
     return dg.AssetCheckResult(passed=evaluation.passed, description=evaluation.description, metadata=evaluation.metadata)
 
 

@@ -54,6 +54,20 @@ KPIS = {
     "pos top store": "select store_id || ' (' || sum(net_amount) || ')' from marts.pos_daily_sales "
     "group by store_id order by sum(net_amount) desc limit 1",
 }
+
+
+def summarise(console, adapters) -> None:
+    """The open windows: complete, waiting (and why), past their deadline."""
+    from assets.pos.sensor import open_window_statuses, window_summary
+
+    now = datetime.now(timezone.utc)
+    statuses = open_window_statuses(adapters["lake"], now)
+    waiting = [s for s in statuses if not s.complete]
+    console.print(f"pos windows (last {len({s.business_date for s in statuses})} business days): {len(statuses) - len(waiting)} "
+                  f"of {len(statuses)} complete" + "".join(f"\n  [yellow]{window_summary(s, now)}[/yellow]" for s in waiting))
+
+
+SUMMARIES = [summarise]
 WAREHOUSES = [Warehouse(path=settings.warehouse_path, schemas=("staging", "intermediate", "marts"), kpis=KPIS)]
 
 

@@ -26,8 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
-from assets.pos.policy import ZONE, policy, window_key
-from assets.pos.windows import WindowStatus, first_seen, list_region, window_status
+from assets.pos.policy import ZONE, Region, policy, window_key
+from assets.pos.windows import RegionListing, WindowStatus, first_seen, list_region, window_status
 from dataplatform.automation import WRITER_TAG
 from dataplatform.ledger import reconcile
 from dataplatform.run_attempts import FAILED
@@ -130,6 +130,28 @@ def run_request(status: WindowStatus, run_key: str, now: datetime) -> dg.RunRequ
     )
 
 
+def window_statuses(lake, region: Region, days: list[date] | None, now: datetime) -> tuple[RegionListing, list[WindowStatus]]:
+    """The region's windows among `days` (None: every delivered day) that have deliveries or are
+    past their deadline, from the region's first store registry on."""
+    today = now.astimezone(timezone.utc).date()
+    listing, statuses = list_region(lake, region.name, days), []
+    for day in sorted(d for d in (days or listing.deliveries) if d <= today):
+        if day not in listing.deliveries and (days is None or now < region.deadline(day)):
+            continue  # nothing delivered yet and nothing overdue
+        status = window_status(lake, region, day, listing)
+        if not status.stores and not status.unknown_stores and status.registry_problem and day not in listing.deliveries:
+            continue  # before the region's first registry: not a window of this region yet
+        statuses.append(status)
+    return listing, statuses
+
+
+def open_window_statuses(lake, now: datetime) -> list[WindowStatus]:
+    """Every region's open windows (the lateness back from today): the check's and the summary's view."""
+    today = now.astimezone(timezone.utc).date()
+    days = open_days(today, today)
+    return [status for region in policy().regions.values() for status in window_statuses(lake, region, days, now)[1]]
+
+
 def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state):
     """One tick: (run requests, new cursor, asset events, stats)."""
     state = json.loads(cursor) if cursor else {}
@@ -150,14 +172,10 @@ def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state):
     still_open = set()
     statuses, changed = [], False
     for region in policy().regions.values():
-        listing = list_region(lake, region.name, days)
+        listing, region_statuses = window_statuses(lake, region, days, now)
         invalid |= listing.invalid
-        for day in sorted(d for d in (days or listing.deliveries) if d <= today):
-            if day not in listing.deliveries and (days is None or now < region.deadline(day)):
-                continue  # nothing delivered yet and nothing overdue
-            status = window_status(lake, region, day, listing)
-            if not status.stores and not status.unknown_stores and status.registry_problem and day not in listing.deliveries:
-                continue  # before the region's first registry: not a window of this region yet
+        for status in region_statuses:
+            day = status.business_date
             newest = max(filter(None, (newest, day)))
             partition = window_key(region.name, day)
             still_open.add(partition)
