@@ -270,6 +270,11 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     if args.last < args.first:
         raise UsageError(f"--to {args.last:%Y-%m-%dT%H} is before --from {args.first:%Y-%m-%dT%H}")
+    if not any(sensor.name == f"{args.zone}_reconciliation" for sensor in _load_definitions().sensors or ()):
+        # Its domain's own sensor decides what to load (e.g. complete windows): forgetting hours
+        # in the ledger would not reload anything.
+        raise UsageError(f"backfill {args.zone}: the zone has no reconciliation sensor to reload forgotten hours; "
+                         "materialise its partitions again instead (Dagster UI backfill, or dagster asset materialize --partition)")
 
     def forget() -> None:
         hours = Ledger(ports()["lake"], zone(args.zone)).forget(args.first, args.last)
