@@ -94,11 +94,10 @@ def list_region(lake, region: str, days: list[date] | None) -> RegionListing:
     and day, so a tick's cost follows the open days, not the zone's history."""
     out = RegionListing()
     base = f"{ZONE.prefix}{region}/"
-    for master in ("items", "stores"):
-        out.masters[master] = list(lake.list(ZONE.bucket, prefix=f"{base}{master}/"))
-    prefixes = [p for p in lake.list_prefixes(ZONE.bucket, base, "/") if p not in (f"{base}items/", f"{base}stores/")]
-    listings = [lake.list_level(ZONE.bucket, base, "/")[1]]  # objects loose under the region
-    for prefix in prefixes:
+    masters = {f"{base}{master}/": master for master in ("items", "stores")}
+    prefixes, loose = lake.list_level(ZONE.bucket, base, "/")  # stores' folders, masters', and strays
+    listings = [loose, *(lake.list(ZONE.bucket, prefix=p) for p in masters)]
+    for prefix in (p for p in prefixes if p not in masters):
         if days is None:
             listings.append(lake.list(ZONE.bucket, prefix=prefix))
         else:
@@ -106,12 +105,13 @@ def list_region(lake, region: str, days: list[date] | None) -> RegionListing:
     for info in (info for listing in listings for info in listing):
         try:
             landed = parse_key(info.key)
-            if landed.master:
-                raise KeyRejected("a master file outside its folder")
         except KeyRejected as error:
             out.invalid[info.key] = str(error)
             continue
-        out.deliveries[landed.business_date].append(info)
+        if landed.master:
+            out.masters[landed.master].append(info)
+        else:
+            out.deliveries[landed.business_date].append(info)
     return out
 
 

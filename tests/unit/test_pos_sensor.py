@@ -157,13 +157,14 @@ def test_unknown_stores_and_invalid_keys_are_reported_never_loaded(tick):
     write(tick, extra_stores=("S0099",))
     tick.lake.put("landing", f"pos/us-east/S0001/{DAY}/notes.txt", b"hello")
     tick.lake.put("landing", "pos/us-east/readme.md", b"hello")
+    tick.lake.put("landing", "pos/us-east/items/latest.csv", b"item_id\n")
     requests, events, stats = tick(BEFORE_DEADLINE)
     assert set(windows(requests)) == {EAST, WEST}  # complete without the unknown store
     [observation] = [e for e in events if isinstance(e, dg.AssetObservation)]
     assert observation.asset_key == LANDING
     reported = "\n".join(observation.metadata["not_loaded"].value)
-    assert "S0099" in reported and "notes.txt" in reported and "readme.md" in reported
-    assert stats["unknown_store_files"] == 4 and stats["invalid"] == 2  # 2 regions x 2 deliveries of S0099
+    assert all(name in reported for name in ("S0099", "notes.txt", "readme.md", "latest.csv"))
+    assert stats["unknown_store_files"] == 4 and stats["invalid"] == 3  # 2 regions x 2 deliveries of S0099
     requests, events, _ = tick(BEFORE_DEADLINE + timedelta(hours=1))
     assert not [e for e in events if isinstance(e, dg.AssetObservation)]  # reported once
 
