@@ -22,7 +22,7 @@ than their store group's are reported on the landing asset, never loaded.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import dagster as dg
 
@@ -46,8 +46,8 @@ def open_days(watermark: date | None, today: date) -> list[date] | None:
     return [first + timedelta(days=n) for n in range((today - first).days + 1)]
 
 
-def completeness_table(status: WindowStatus, seen: dict[str, datetime], now: datetime) -> dg.TableMetadataValue:
-    since = status.region.deadline(status.business_date) - status.region.grace - timedelta(days=1)
+def completeness_table(status: WindowStatus, seen: dict[str, datetime]) -> dg.TableMetadataValue:
+    since = datetime.combine(status.business_date, time(), timezone.utc)  # the business day's start
     rows = []
     for store in sorted(status.stores.values(), key=lambda s: s.store_id):
         times = sorted(seen[d.key] for d in store.loaded if d.key in seen)
@@ -88,7 +88,7 @@ def events_for(status: WindowStatus, seen: dict[str, datetime], now: datetime) -
         "misfiled_files": len(status.misfiled),
         "store_registry": status.registry_key or "none",
         "item_master": status.items_key or "none",
-        "stores": completeness_table(status, seen, now),
+        "stores": completeness_table(status, seen),
     }
     return dg.AssetMaterialization(asset_key=COMPLETENESS, partition=partition, description=description, metadata=metadata)
 
@@ -120,7 +120,7 @@ def load_run_key(base: str, run_state) -> str | None:
         attempt += 1
 
 
-def run_request(status: WindowStatus, run_key: str, now: datetime) -> dg.RunRequest:
+def run_request(status: WindowStatus, run_key: str) -> dg.RunRequest:
     partition = window_key(status.region.name, status.business_date)
     return dg.RunRequest(
         run_key=run_key, partition_key=partition,
@@ -202,7 +202,7 @@ def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state):
                 stats["ready"] += 1
                 run_key = load_run_key(f"pos:{partition}:{status.digest}", run_state)
                 if run_key is not None:
-                    requests.append(run_request(status, run_key, now))
+                    requests.append(run_request(status, run_key))
     stats["requested"] = len(requests)
     if changed or cursor is None:
         events.append(overdue_check(statuses, now))
