@@ -148,7 +148,11 @@ def load_window(lake, status: WindowStatus, seen: dict[str, datetime]) -> tuple[
             rows["raw/pos/window_deliveries"].append(
                 (region, day, store.store_id, store.expected, None, None, None, None, 0, 0, 0, status.complete))
     if status.items_key:
-        rows["raw/pos/item_master"] = _items(lake.get(ZONE.bucket, status.items_key), region, day)
+        try:
+            rows["raw/pos/item_master"] = _items(lake.get(ZONE.bucket, status.items_key), region, day)
+        except (KeyError, ValueError) as error:  # a master that cannot be read fails the load, named
+            raise dg.Failure(f"item master {status.items_key} is unreadable: {error!r} "
+                             "(columns item_id, item_name, category, valid_from YYYY-MM-DD)") from None
     return rows, accounting
 
 
