@@ -190,7 +190,7 @@ def pos_window_load(context: dg.AssetExecutionContext):
             schema = arrow_schema(columns)
             pq.write_table(pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows[key]], schema=schema), path)
             publish_partition(lake, catalog, table, ZONE.raw_bucket, hour, path, file_name=f"part-{region_name}.parquet")
-    Ledger(lake, ZONE).merge(hour, status.objects_read(), context.run_id)  # processed once readable
+    Ledger(lake, ZONE).merge(hour, status.objects_read(), context.run.run_id)  # processed once readable
     mismatched = [key for key, (read, loaded, rejected) in accounting.items() if read != loaded + rejected]
     totals = {
         "deliveries": len(accounting), "duplicates": sum(len(s.duplicates) for s in status.stores.values()),

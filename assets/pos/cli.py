@@ -73,6 +73,7 @@ WAREHOUSES = [Warehouse(path=settings.warehouse_path, schemas=("staging", "inter
 
 def owned() -> dict[str, list[str]]:
     from assets.pos.policy import policy
+    from assets.pos.sensor import NOTIFIED_TABLE
     from assets.pos.windows import ARRIVALS_TABLE
 
-    return {"kv_tables": [ARRIVALS_TABLE], "topics": [policy().notify_topic]}
+    return {"kv_tables": [ARRIVALS_TABLE, NOTIFIED_TABLE], "topics": [policy().notify_topic]}

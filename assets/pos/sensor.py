@@ -13,7 +13,8 @@ day seen minus the zone's lateness, up to today; everything on the first tick; e
   deliveries and masters it reads: a replayed or concurrent tick cannot launch it twice, a
   duplicated delivery (same content) changes nothing, a late or corrected one changes the digest
   and re-runs that window only. A failed load is retried under `#n`;
-- publishes one notification (notify port) when a window becomes overdue.
+- publishes one notification (notify port) when a window becomes overdue, remembered in the
+  key-value port so that catch-up and the daemon's sensor (each with its own cursor) send it once.
 
 Keys that match no delivery pattern, stores missing from the registry and files in another format
 than their store group's are reported on the landing asset, never loaded.
@@ -21,6 +22,7 @@ than their store group's are reported on the landing asset, never loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -30,11 +32,13 @@ from assets.pos.policy import ZONE, Region, policy, window_key
 from assets.pos.windows import RegionListing, WindowStatus, first_seen, list_region, window_status
 from dataplatform.automation import WRITER_TAG
 from dataplatform.ledger import reconcile
+from dataplatform.resources.kv import ConditionFailed
 from dataplatform.run_attempts import FAILED
 
 LANDING = dg.AssetKey.from_user_string(ZONE.landing_asset)
 COMPLETENESS = dg.AssetKey(["landing", "pos", "window_completeness"])
 CHECK = "complete_by_deadline"
+NOTIFIED_TABLE = "pos_overdue_notifications"  # key-value port: windows whose overdue alert was sent
 WINDOW_TAG = "dataplatform/pos_window"
 MAX_REPORTED = 200
 
@@ -104,6 +108,22 @@ def overdue_check(statuses: list[WindowStatus], now: datetime) -> dg.AssetCheckE
                   "missing_stores": "; ".join(f"{window_key(s.region.name, s.business_date)}: {', '.join(s.missing_stores())}"
                                               for s in overdue)[:4000] or "none"},
     )
+
+
+def notify_overdue(kv, notifier, status: WindowStatus, now: datetime) -> None:
+    """One notification per overdue window, whichever evaluates it (the daemon's sensor, catch-up:
+    each has its own cursor): the key-value port remembers it was sent. Sent, then remembered, so
+    a crash in between repeats it rather than losing it."""
+    kv.ensure_table(NOTIFIED_TABLE)
+    partition = window_key(status.region.name, status.business_date)
+    if kv.get(NOTIFIED_TABLE, partition) is not None:
+        return
+    notifier.publish(policy().notify_topic, f"POS window {partition} is overdue",
+                     {"window": partition, "missing_stores": status.missing_stores(),
+                      "deadline": status.region.deadline(status.business_date).isoformat(),
+                      "action": "aggregating partial" if status.region.aggregate_partial else "waiting"})
+    with contextlib.suppress(ConditionFailed):  # another evaluation sent it at the same moment
+        kv.put(NOTIFIED_TABLE, partition, {"notified_at": now.isoformat()}, expected_version=None)
 
 
 def load_run_key(base: str, run_state) -> str | None:
@@ -193,10 +213,7 @@ def evaluate(lake, kv, notifier, cursor: str | None, now: datetime, run_state):
             if status.overdue(now):
                 stats["overdue"] += 1
                 if partition not in notified:
-                    notifier.publish(policy().notify_topic, f"POS window {partition} is overdue",
-                                     {"window": partition, "missing_stores": status.missing_stores(),
-                                      "deadline": region.deadline(day).isoformat(),
-                                      "action": "aggregating partial" if region.aggregate_partial else "waiting"})
+                    notify_overdue(kv, notifier, status, now)
                     notified.add(partition)
             if status.ready(now):
                 stats["ready"] += 1

@@ -97,6 +97,9 @@ def test_an_incomplete_window_waits_and_alerts_once_after_its_deadline(tick):
     requests, events, _ = tick(AFTER_DEADLINE + timedelta(hours=1))
     assert requests == [] and events == []  # nothing changed: no second alert, no repeated report
     assert len(tick.notifications()) == 2
+    tick.cursor = None  # another evaluator with its own cursor (catch-up, then the daemon's sensor)
+    tick(AFTER_DEADLINE + timedelta(hours=2))
+    assert len(tick.notifications()) == 2
 
 
 def test_the_last_delivery_completes_the_window_and_it_loads_once(tick):
