@@ -87,6 +87,7 @@ class RegionListing:
     deliveries: dict[date, list] = field(default_factory=lambda: defaultdict(list))  # day -> ObjectInfo
     masters: dict[str, list] = field(default_factory=lambda: defaultdict(list))  # items|stores -> ObjectInfo
     invalid: dict[str, str] = field(default_factory=dict)
+    registries: dict[str, tuple] = field(default_factory=dict)  # registry key -> parsed, read once per listing
 
 
 def list_region(lake, region: str, days: list[date] | None) -> RegionListing:
@@ -119,11 +120,13 @@ def _registry(lake, region: Region, listing: RegionListing, business_date: date)
     key = effective_master([i.key for i in listing.masters["stores"]], business_date)
     if key is None:
         return None, {}, f"no store registry dated on or before {business_date}", ""
-    etag = next(i.etag for i in listing.masters["stores"] if i.key == key)
-    try:
-        return key, read_registry(lake.get(ZONE.bucket, key), region), None, etag
-    except (ValueError, UnicodeDecodeError) as error:
-        return key, {}, f"{key}: {error}", etag
+    if key not in listing.registries:  # the open days of a region mostly share one registry
+        etag = next(i.etag for i in listing.masters["stores"] if i.key == key)
+        try:
+            listing.registries[key] = (key, read_registry(lake.get(ZONE.bucket, key), region), None, etag)
+        except (ValueError, UnicodeDecodeError) as error:
+            listing.registries[key] = (key, {}, f"{key}: {error}", etag)
+    return listing.registries[key]
 
 
 def window_status(lake, region: Region, business_date: date, listing: RegionListing) -> WindowStatus:
