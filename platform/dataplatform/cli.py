@@ -323,6 +323,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def _domain_command(command: domains.Command, args: argparse.Namespace) -> int:
+    from dataplatform.environments import ports
+
+    try:
+        return command.run(args, ports())
+    except ValueError as error:
+        raise UsageError(f"{args.command}: {error}") from None
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """`dagster dev` for this code location: webserver, code server and daemon (sensors,
     automation, schedules, run queue) in one process tree, on 127.0.0.1."""
@@ -399,6 +408,11 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", help="check the deployment end to end (buckets, catalog, streams, tables, warehouse)")
     p.set_defaults(func=cmd_doctor)
+
+    for name, command in domains.commands().items():
+        p = sub.add_parser(name, help=command.help)
+        command.add_options(p)
+        p.set_defaults(func=lambda args, command=command: _domain_command(command, args))
 
     p = sub.add_parser("dev", help="start the Dagster UI, code server and daemon on 127.0.0.1")
     p.add_argument("--port", type=_port, default=3000)

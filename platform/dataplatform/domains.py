@@ -3,6 +3,7 @@
 
   definitions.py  `defs`, the domain's dg.Definitions (assets, checks, sensors, jobs, schedules)
   cli.py          optional command-line hooks: SAMPLES (`dataplatform sample <name>`),
+                  COMMANDS (`dataplatform <name>`: a command of the domain's own, e.g. reveal),
                   STREAMS (`dataplatform produce <name>`), WAREHOUSES and SUMMARIES
                   (`dataplatform summary`: tables and KPIs; further lines, e.g. serving stores),
                   owned() (the key-value tables and topics it uses, for `doctor`)
@@ -42,6 +43,16 @@ class Stream:
     records: Callable  # (args, start) -> iterable of records
     add_options: Callable = lambda group: None
     demo: Mapping[str, object] = field(default_factory=dict)  # `dataplatform demo`'s options
+
+
+@dataclass(frozen=True)
+class Command:
+    """`dataplatform <name>`: a domain's own command. `run(args, ports)` returns the exit status;
+    a ValueError is a usage mistake (one line, exit 2)."""
+
+    help: str
+    add_options: Callable  # (argparse parser) -> None
+    run: Callable  # (args, ports) -> int
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,10 @@ def own_dbt_selections() -> list[str]:
 
 def samples() -> dict[str, Sample]:
     return _hooks("SAMPLES")
+
+
+def commands() -> dict[str, Command]:
+    return _hooks("COMMANDS")
 
 
 def sample_streams() -> dict[str, Stream]:

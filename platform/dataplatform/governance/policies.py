@@ -40,17 +40,18 @@ def most_sensitive(levels: Iterable[str]) -> str:
     return max(levels, key=order.index, default=load("classification")["default"])
 
 
-def column_schema(domain_name: str, columns: Sequence[tuple[str, str, str]]) -> dg.TableSchema:
-    """(name, type, description) -> a TableSchema whose columns carry their classification."""
+def column_schema(domain_name: str, columns: Sequence[tuple]) -> dg.TableSchema:
+    """(name, type, description[, tags]) -> a TableSchema whose columns carry their classification:
+    from classification.yaml, unless the column's own tags (from a domain's policy) give it."""
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
                 name,
                 column_type,
                 description=description or None,
-                tags={CLASSIFICATION_TAG: classify(domain_name, name)},
+                tags={CLASSIFICATION_TAG: classify(domain_name, name), **(tags[0] if tags else {})},
             )
-            for name, column_type, description in columns
+            for name, column_type, description, *tags in columns
         ]
     )
 
@@ -59,7 +60,7 @@ def asset_tags(schema: dg.TableSchema) -> dict[str, str]:
     """Asset-level tags: the most sensitive class of its columns, and a tag for personal data."""
     levels = [c.tags.get(CLASSIFICATION_TAG, "") for c in schema.columns]
     tags = {CLASSIFICATION_TAG: most_sensitive(l for l in levels if l)}
-    if "personal" in levels:
+    if "personal" in levels or "restricted" in levels:
         tags["dataplatform/contains_personal_data"] = "true"
     return tags
 
@@ -76,7 +77,7 @@ def dataset(key: dg.AssetKey) -> dict:
     return datasets[name]
 
 
-def governed_spec(spec: dg.AssetSpec, domain_name: str, columns: Sequence[tuple[str, str, str]]) -> dg.AssetSpec:
+def governed_spec(spec: dg.AssetSpec, domain_name: str, columns: Sequence[tuple]) -> dg.AssetSpec:
     """Apply owners, group, kinds, column schema and classification tags to an AssetSpec."""
     schema = column_schema(domain_name, columns)
     return spec.replace_attributes(
@@ -87,7 +88,7 @@ def governed_spec(spec: dg.AssetSpec, domain_name: str, columns: Sequence[tuple[
     ).merge_attributes(metadata={"dagster/column_schema": schema})
 
 
-def python_asset_spec(key: Sequence[str], domain_name: str, columns: Sequence[tuple[str, str, str]], **kwargs) -> dg.AssetSpec:
+def python_asset_spec(key: Sequence[str], domain_name: str, columns: Sequence[tuple], **kwargs) -> dg.AssetSpec:
     """A governed AssetSpec for a Python-produced dataset declared in datasets.yaml."""
     asset_key = dg.AssetKey(list(key))
     description = " ".join(dataset(asset_key)["description"].split())

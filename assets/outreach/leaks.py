@@ -1,0 +1,63 @@
+"""The leak scan: are any of a delivery's raw identifiers, or their unsalted SHA-256 / MD5 digests,
+in a table or file that should hold none?
+
+Needles are the values of every identifying field that the rules do not keep, in the forms a
+careless pipeline would leak them: as delivered (trimmed), upper and lower case, digits only
+(phones, ids) and +1-prefixed digits (E.164), and the hex SHA-256 and MD5 of each. Cells are
+compared whole, in every string column. Parquet files are also scanned as bytes, by tokens: the
+footer (key-value metadata, schema, statistics) is stored uncompressed, so a name or digest that
+reached metadata is found; compressed page data is covered by the cell scan.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from assets.outreach.rules import Feed
+from assets.outreach.transform import identifier
+
+MIN_LENGTH = 4  # shorter values (e.g. "NA", initials) are not identifying on their own
+_TOKEN = re.compile(rb"[A-Za-z0-9@.+_-]{8,}")
+
+
+def needles_sql(feeds: list[tuple[Feed, str]]) -> str:
+    """SELECT DISTINCT needle over the relations holding each feed's values as delivered."""
+    forms = []
+    for feed, relation in feeds:
+        for rule in feed.fields:
+            if not rule.identifying or rule.action == "keep":
+                continue
+            v = f"trim(CAST({identifier(rule.field)} AS VARCHAR))"
+            digits = f"regexp_replace({v}, '[^0-9]', '', 'g')"
+            for form in (v, f"upper({v})", f"lower({v})", digits, f"'+1' || {digits}", f"'+' || {digits}"):
+                forms.append(f"SELECT {form} AS needle FROM {relation}")
+    if not forms:
+        return "SELECT CAST(NULL AS VARCHAR) AS needle WHERE false"
+    plain = f"SELECT DISTINCT needle FROM ({' UNION ALL '.join(forms)}) WHERE length(needle) >= {MIN_LENGTH}"
+    return f"WITH plain AS ({plain}) SELECT needle FROM plain UNION SELECT sha256(needle) FROM plain UNION SELECT md5(needle) FROM plain"
+
+
+def scan_relation(con, needles: str, relation: str) -> dict[str, int]:
+    """Per string column of `relation`: cells equal to a needle (columns without hits omitted)."""
+    columns = [name for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {relation})").fetchall()
+               if kind == "VARCHAR"]
+    hits = {}
+    for column in columns:
+        count = con.execute(
+            f"SELECT count(*) FROM {relation} WHERE {identifier(column)} IN (SELECT needle FROM {needles})"
+        ).fetchall()[0][0]
+        if count:
+            hits[column] = count
+    return hits
+
+
+def scan_files(con, needles: str, paths: list[Path]) -> dict[str, int]:
+    """Per file: byte tokens (runs of 8+ id-like characters) equal to a needle."""
+    wanted = {row[0] for row in con.execute(f"SELECT needle FROM {needles} WHERE length(needle) >= 8").fetchall()}
+    hits = {}
+    for path in paths:
+        found = sum(1 for token in set(_TOKEN.findall(Path(path).read_bytes())) if token.decode("ascii", "replace") in wanted)
+        if found:
+            hits[str(path)] = found
+    return hits
