@@ -114,6 +114,13 @@ def list_deliveries(lake, rules: RuleSet, now: datetime, since: date | None = No
         strays += [f"{info.key}: not in a delivery folder" for info in loose]
         for folder in folders:
             delivery_id = folder[len(feed_prefix):].rstrip("/")
+            try:
+                day = date.fromisoformat(delivery_id[:10])
+            except ValueError:
+                strays.append(f"{folder}: a delivery id starts with its day, YYYY-MM-DD")
+                continue
+            if since is not None and day < since:
+                continue
             objects = []
             for info in lake.list(ZONE.bucket, folder):
                 try:
@@ -121,11 +128,6 @@ def list_deliveries(lake, rules: RuleSet, now: datetime, since: date | None = No
                     objects.append(info)
                 except KeyRejected as error:
                     strays.append(f"{info.key}: {error}")
-            try:
-                day = date.fromisoformat(delivery_id[:10])
-            except ValueError:
-                strays.append(f"{folder}: a delivery id starts with its day, YYYY-MM-DD")
-                continue
-            if objects and (since is None or day >= since):
+            if objects:
                 deliveries.append(delivery(lake, rules.feed(name), delivery_id, objects, now))
     return deliveries, strays

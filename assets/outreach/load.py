@@ -13,7 +13,6 @@ import csv
 import gzip
 import hashlib
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,33 +113,30 @@ def _read_csv(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int, l
 
 
 def _read_jsonl(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int, list[tuple]]:
-    names = [r.field for r in feed.fields]
-    rows, malformed = {name: [] for name in names}, []
-    with _open_text(path, key) as handle:
-        for line_number, line in enumerate(handle, start=1):
-            try:
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as error:
-                malformed.append((line_number, line.rstrip("\n"), f"not a JSON object: {error}"))
-                continue
-            unruled = feed.unruled(list(record))
-            if unruled:
-                raise DeliveryRefused(f"feed {feed.name}: field(s) {', '.join(map(repr, unruled))} of {key} have no rule in "
-                                      f"outreach_rules.yaml; nothing of the delivery is published")
-            nested = [k for k, v in record.items() if isinstance(v, (dict, list))]
-            if nested:
-                malformed.append((line_number, line.rstrip("\n"), f"field(s) {', '.join(nested)} are not scalar values"))
-                continue
-            for name in names:
-                value = record.get(name)
-                rows[name].append(None if value is None else str(value))
-    arrow = pa.table({**{n: pa.array(v, pa.string()) for n, v in rows.items()},
-                      "_record": pa.array(range(1, len(rows[names[0]]) + 1), pa.int64())})
-    con.register(f"{table}_arrow", arrow)
-    con.execute(f"CREATE TABLE {table} AS SELECT * FROM {table}_arrow")
-    return arrow.num_rows, malformed
+    """JSON lines, parsed by DuckDB: each line read whole (0x1F cannot occur raw in valid JSON),
+    then typed; lines that are not JSON objects or hold nested values are malformed."""
+    con.execute(f"""CREATE TABLE {table}_lines AS SELECT row_number() OVER () AS _record, line,
+        CASE WHEN json_valid(line) THEN json_type(line) END AS kind
+        FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '',
+                      escape = '', auto_detect = false, store_rejects = true, rejects_table = 'rej_{table}',
+                      rejects_scan = 'scan_{table}')""")
+    con.execute(f"CREATE TABLE {table}_objects AS SELECT _record, line, CAST(line AS JSON) AS j FROM {table}_lines WHERE kind = 'OBJECT'")
+    delivered = [row[0] for row in con.execute(f"SELECT DISTINCT unnest(json_keys(j)) FROM {table}_objects").fetchall()]
+    unruled = feed.unruled(sorted(delivered))
+    if unruled:
+        raise DeliveryRefused(f"feed {feed.name}: field(s) {', '.join(map(repr, unruled))} of {key} have no rule in "
+                              f"outreach_rules.yaml; nothing of the delivery is published")
+    paths = {r.field: literal('$."' + r.field + '"') for r in feed.fields}
+    nested = " OR ".join(f"coalesce(json_type(j, {p}) IN ('OBJECT', 'ARRAY'), false)" for p in paths.values())
+    con.execute(f"""CREATE TABLE {table} AS SELECT {', '.join(f"json_extract_string(j, {p}) AS {identifier(f)}" for f, p in paths.items())},
+        _record FROM {table}_objects WHERE NOT ({nested})""")
+    malformed = con.execute(f"""
+        SELECT _record, line, CASE WHEN kind IS NULL THEN 'not JSON' ELSE 'a JSON ' || lower(kind) || ', not an object' END
+        FROM {table}_lines WHERE kind IS DISTINCT FROM 'OBJECT'
+        UNION ALL SELECT _record, line, 'a field holds an object or array, not a value' FROM {table}_objects WHERE {nested}
+        UNION ALL SELECT line, any_value(csv_line), string_agg(error_message, '; ') FROM rej_{table} GROUP BY line
+        ORDER BY 1""").fetchall()
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0], malformed
 
 
 def read_delivery(con, delivery: Delivery, paths: list[Path], feed: Feed) -> dict[str, dict[str, int]]:
@@ -219,15 +215,15 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
     if feed.name == RESPONSES:
         _catalogue_tables(con, rules)
         con.execute(f"CREATE TABLE mapped AS {mapping_sql('(SELECT * FROM cleansed WHERE _errors IS NULL)')}")
-        curated = con.execute(f"SELECT {', '.join(n for n, _ in MAPPED)} FROM mapped WHERE _unmapped IS NULL "
+        curated = con.sql(f"SELECT {', '.join(n for n, _ in MAPPED)} FROM mapped WHERE _unmapped IS NULL "
                               "ORDER BY _source_key, _record").to_arrow_table()
-        unmapped = con.execute("SELECT outreach_id, member_token, campaign, channel, question_code, response, answered_at, "
+        unmapped = con.sql("SELECT outreach_id, member_token, campaign, channel, question_code, response, answered_at, "
                                "_unmapped AS reason, _source_key AS source_key, _record AS record_number FROM mapped "
                                "WHERE _unmapped IS NOT NULL ORDER BY _source_key, _record").to_arrow_table()
         unmapped = _with_lineage(_protect(unmapped, feed, token_key, data_key, key_ref), delivery, rules, (*UNMAPPED, *LINEAGE))
     else:
         kept = ", ".join(identifier(r.output) for r in feed.fields if r.kept)
-        curated = con.execute(f"SELECT {kept} FROM cleansed WHERE _errors IS NULL ORDER BY _source_key, _record").to_arrow_table()
+        curated = con.sql(f"SELECT {kept} FROM cleansed WHERE _errors IS NULL ORDER BY _source_key, _record").to_arrow_table()
     curated = _with_lineage(_protect(curated, feed, token_key, data_key, key_ref), delivery, rules, curated_columns(feed))
     per_file = con.execute("SELECT _source_key, count(*) FILTER (WHERE _errors IS NOT NULL), count(*) FILTER (WHERE _errors IS NULL) "
                            "FROM cleansed GROUP BY _source_key").fetchall()
@@ -236,9 +232,9 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
     for counts in files.values():
         counts.setdefault("rejected", 0)
         counts.setdefault("loaded", 0)
-    raw = con.execute(f"SELECT {', '.join(identifier(n) for n in names)}, _source_key AS source_key, _record AS record_number "
+    raw = con.sql(f"SELECT {', '.join(identifier(n) for n in names)}, _source_key AS source_key, _record AS record_number "
                       "FROM delivered ORDER BY _source_key, _record").to_arrow_table()
-    rejects = con.execute("SELECT * FROM rejects ORDER BY source_key, line_number, record_number").to_arrow_table()
+    rejects = con.sql("SELECT * FROM rejects ORDER BY source_key, line_number, record_number").to_arrow_table()
     return Loaded(raw=raw, rejects=rejects, curated=curated, unmapped=unmapped, files=files)
 
 

@@ -178,10 +178,19 @@ def catch_up(
     def run_sensor(sensor: dg.SensorDefinition) -> int:
         context = dg.build_sensor_context(
             instance=instance, cursor=cursors.get(sensor.name), sensor_name=sensor.name, definitions=defs,
+            # As the daemon: run requests for dynamic partitions the same tick adds are resolved
+            # against the instance's partitions plus the tick's requests.
+            instance_ref=instance.get_ref() if instance.is_persistent else None,
             # As the daemon: only the sensor's own resources (building dbt's costs ~0.5 s a tick).
             resources={key: resources[key] for key in sensor.required_resource_keys if key in resources},
         )
         data = sensor.evaluate_tick(context)
+        for change in data.dynamic_partitions_requests or []:  # applied before the runs, as the daemon does
+            if isinstance(change, dg.AddDynamicPartitionsRequest):
+                instance.add_dynamic_partitions(change.partitions_def_name, list(change.partition_keys))
+            else:
+                for key in change.partition_keys:
+                    instance.delete_dynamic_partition(change.partitions_def_name, key)
         for event in data.asset_events or []:  # e.g. the RPO check and snapshot age, as the daemon records them
             instance.report_runless_asset_event(event)
             if isinstance(event, dg.AssetCheckEvaluation):
@@ -218,7 +227,8 @@ def catch_up(
                 continue
             partitions_def = asset_graph.get(request.asset_selection[0]).partitions_def
             if partitions_def is not None and start:
-                summary.partitions += len(partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+                with dg.partition_loading_context(dynamic_partitions_store=instance):
+                    summary.partitions += len(partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
         if all_ok:
             cursors.put(sensor.name, data.cursor)
         return launched

@@ -26,6 +26,7 @@ class Requirement:
     variable: str
     meaning: str
     pattern: re.Pattern | None = None
+    optional: bool = False  # checked only when set
 
 
 BUCKET_PREFIX = Requirement(
@@ -45,11 +46,22 @@ REDSHIFT = (
     Requirement("REDSHIFT_DATABASE", "the Redshift database"),
 )
 LAKE_TARGETS = {"athena": ATHENA, "redshift": REDSHIFT}
+# The keys port's KMS key defaults to the stack's alias, named from the prefix like everything else
+# the deployment owns (personal_data_key), so it is only checked when set.
+PERSONAL_DATA_KEY = Requirement(
+    "DATAPLATFORM_PERSONAL_DATA_KEY_ID",
+    "the KMS key that wraps the personal data's keys and the token keys: a key id, key ARN, alias/<name> or alias ARN",
+    re.compile(
+        r"alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+        r"|arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+"
+    ),
+    optional=True,
+)
 
 
 def required(environ: Mapping[str, str], dbt: bool) -> list[Requirement]:
     """The settings the ports need, and with `dbt` those of the dbt targets too."""
-    needs = [BUCKET_PREFIX]
+    needs = [BUCKET_PREFIX, PERSONAL_DATA_KEY]
     if dbt:
         needs += LAKE_TARGETS.get(environ.get("DBT_TARGET") or "athena", ())
         if (environ.get("DBT_WAREHOUSE_TARGET") or "redshift") == "redshift":
@@ -62,7 +74,8 @@ def problems(environ: Mapping[str, str], region: str | None, dbt: bool) -> list[
     for requirement in required(environ, dbt):
         value = environ.get(requirement.variable, "")
         if not value:
-            found.append(f"{requirement.variable} is not set ({requirement.meaning})")
+            if not requirement.optional:
+                found.append(f"{requirement.variable} is not set ({requirement.meaning})")
         elif requirement.pattern is not None and not requirement.pattern.fullmatch(value):
             found.append(f"{requirement.variable}={value!r} is invalid ({requirement.meaning})")
     if not region:
@@ -77,6 +90,11 @@ def check(environ: Mapping[str, str] | None = None, region: str | None = None, d
     if found:
         raise ConfigurationError(f"DATAPLATFORM_ENV=aws is not configured: {'; '.join(found)}")
     return environ[BUCKET_PREFIX.variable]
+
+
+def personal_data_key(environ: Mapping[str, str], prefix: str) -> str:
+    """The keys port's KMS key: the setting, else the stack's alias `alias/<prefix>personal-data`."""
+    return environ.get(PERSONAL_DATA_KEY.variable) or f"alias/{prefix.replace('.', '-')}personal-data"
 
 
 def namespace(prefix: str) -> str:

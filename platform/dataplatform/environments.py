@@ -14,6 +14,7 @@ import os
 from dataplatform import deployment, settings
 from dataplatform.resources.arrivals import NoArrivalQueue, SqsArrivalQueues
 from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
+from dataplatform.resources.keys import KmsKeys, LocalKeyFile
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
 from dataplatform.resources.notify import LocalOutbox, SnsNotifier
@@ -33,6 +34,7 @@ def ports(environment: str | None = None) -> dict:
             "catalog": LocalCatalog(settings.catalog_path()),
             "stream": LocalStreamStore(home / "streams.sqlite"),
             "kv": SqliteKeyValueStore(home / "kv.sqlite"),
+            "keys": LocalKeyFile(home / "keys" / "master.key"),
             "notify": LocalOutbox(home / "outbox"),
             "snapshots": LocalSnapshotStore(
                 home / "snapshots", {p.cluster: home / p.local_file for p in snapshot_policies().values()}
@@ -52,6 +54,7 @@ def ports(environment: str | None = None) -> dict:
             "catalog": GlueCatalog(aws.client("glue"), database_prefix=namespace),
             "stream": KinesisStreamStore(aws.client("kinesis"), stream_prefix=prefix),
             "kv": DynamoDbKeyValueStore(aws.client("dynamodb"), table_prefix=prefix),
+            "keys": KmsKeys(aws.client("kms"), key_id=deployment.personal_data_key(os.environ, prefix)),
             "notify": SnsNotifier(aws.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
             "snapshots": RedshiftSnapshotStore(
                 aws.client("redshift"), redshift_row_counter_from_env(aws.client("redshift-data"), schema_prefix=namespace)

@@ -16,6 +16,7 @@ from dataplatform import doctor, environments
 from dataplatform.lake_tables import HIVE_PARTITION_KEYS, hive_values, publish_partition
 from dataplatform.landing_zones import zone
 from dataplatform.resources.catalog import Table
+from dataplatform.resources.keys import KeyUnavailable
 from dataplatform.resources.lake import BucketMissing
 from dataplatform.retention import apply_retention
 
@@ -94,6 +95,18 @@ def test_a_deployment_never_consumes_the_others_stream_records_items_or_topics(t
     assert records(staging) == []
     assert staging["kv"].scan("web_analytics_counters") == []
     assert [key for key, _ in prod["kv"].scan("web_analytics_counters")] == ["minute#x"]
+
+
+def test_each_deployment_wraps_data_keys_with_its_own_kms_key(two):
+    prod, staging = two
+    kms = aws_client("kms", prod["aws"].endpoint_url)
+    for ports in two:  # the stack's alias of each deployment, the keys port's default
+        assert ports["keys"].key_id == f"alias/{ports['lake'].bucket_prefix}personal-data"
+        kms.create_alias(AliasName=ports["keys"].key_id, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    data_key = prod["keys"].generate_data_key({"purpose": "test"})
+    assert prod["keys"].decrypt_data_key(data_key.wrapped, {"purpose": "test"}) == data_key.plaintext
+    with pytest.raises(KeyUnavailable):
+        staging["keys"].decrypt_data_key(data_key.wrapped, {"purpose": "test"})
 
 
 def test_doctor_reports_what_a_deployment_lacks(two, monkeypatch):

@@ -271,7 +271,7 @@ def bucket_names() -> dict[str, str]:
 
 def test_bucket_names_carry_the_bucket_prefix_parameter():
     assert template()["Parameters"]["BucketPrefix"]["Type"] == "String"
-    assert {"landing", "raw", "quarantine", "curated", "athena-results", "compute-logs"} == set(bucket_names())
+    assert {"landing", "raw", "restricted", "quarantine", "curated", "athena-results", "compute-logs"} == set(bucket_names())
 
 
 def test_databases_streams_and_tables_carry_the_deployment_namespace():
@@ -294,8 +294,10 @@ def test_buckets_are_kms_encrypted_and_private(resource):
     properties = template()["Resources"][resource]["Properties"]
     (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
-    assert template()["Resources"]["DataKey"]["Type"] == "AWS::KMS::Key"
+    # Identifiers as delivered sit under the personal-data key: access to them is granted on its own.
+    key = "PersonalDataKey" if resource == bucket_names()["restricted"] else "DataKey"
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == {"Fn::GetAtt": [key, "Arn"]}
+    assert template()["Resources"][key]["Type"] == "AWS::KMS::Key"
     block = properties["PublicAccessBlockConfiguration"]
     assert block == {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
 
@@ -312,7 +314,7 @@ def expirations(logical_bucket: str) -> dict[str, int]:
 def test_lifecycle_rules_follow_the_landing_zones_retention():
     """Landing and quarantine expire each zone's prefix, raw each raw table's prefix
     (`<domain>/<table>/`, as raw_logs.py places them), after the zone's retention_days."""
-    expected: dict[str, dict[str, int]] = {"landing": {}, "quarantine": {}, "raw": {}}
+    expected: dict[str, dict[str, int]] = {"landing": {}, "quarantine": {}, "raw": {}, "restricted": {}}
     for zone in zones().values():
         days = zone.retention.days
         assert zone.retention.total_seconds() == days * 86400
@@ -320,7 +322,7 @@ def test_lifecycle_rules_follow_the_landing_zones_retention():
         expected["quarantine"][zone.prefix] = days
         for _database, table in zone.raw_tables:
             expected[zone.raw_bucket][f"{zone.domain}/{table}/"] = days
-    assert expected["raw"] and expected["landing"]
+    assert expected["raw"] and expected["landing"] and expected["restricted"]
     for bucket, rules in expected.items():
         assert expirations(bucket) == rules, bucket
 
