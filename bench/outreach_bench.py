@@ -10,8 +10,8 @@ Inputs: `assets.outreach.sample` (seed 7) with enough outreaches for --rows answ
 per outreach; 60 % of outreaches in a gzip CSV, the rest in JSON lines, as delivered), generated
 once into bench/results/outreach-<rows>/ and reused.
 
-- pipeline: `read_delivery` + `transform` + `leaked` (the functions the load asset runs) and
-  the curated table written as zstd Parquet, then the pivot of every questionnaire over that
+- pipeline: `read_delivery` + `transform` + `write` + `leaked` (the functions the load asset
+  runs: every output written as zstd Parquet and the curated files scanned), then the pivot of every questionnaire over that
   Parquet (one column per catalogue question, as the generated marts do: the response code,
   multi-select answers joined with '|').
 - reference: DuckDB reads the same CSV and JSON files (`read_csv`, `read_json`), computes
@@ -69,8 +69,6 @@ def pipeline(root: Path) -> dict:
     from assets.outreach import load
     from assets.outreach.deliveries import ZONE, delivery
     from assets.outreach.rules import rules
-    import pyarrow.parquet as pq
-
     from dataplatform.resources.lake import LocalObjectStore
 
     lake, ruleset = LocalObjectStore(root), rules()
@@ -82,16 +80,15 @@ def pipeline(root: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp, lake.localized(ZONE.bucket, [f.key for f in found.files]) as paths:
         con = load.open_engine(Path(tmp))
         files = load.read_delivery(con, found, paths, feed)
-        loaded = load.transform(con, found, feed, ruleset, b"k" * 32, b"d" * 32, "bench", files)
+        loaded = load.transform(con, found, feed, ruleset, b"k" * 32, b"d" * 32, "bench", files, Path(tmp))
+        load.write(con, feed, loaded)
         hits = load.leaked(con, feed, loaded)
         assert not hits, hits
-        out = Path(tmp) / "curated.parquet"
-        pq.write_table(loaded.curated, out, compression="zstd")
-        pivot = _pivot_sql(f"read_parquet('{out}')", "member_token")
+        pivot = _pivot_sql(f"read_parquet('{loaded.paths['curated']}')", "member_token")
         pivoted = con.execute(f"SELECT count(*) FROM ({pivot})").fetchall()[0][0]
         con.close()
     return {"seconds": time.perf_counter() - started, "rows": sum(f["records"] for f in files.values()),
-            "curated": loaded.curated.num_rows, "pivot_rows": pivoted}
+            "curated": loaded.rows["curated"], "pivot_rows": pivoted}
 
 
 def reference(root: Path) -> dict:

@@ -39,17 +39,16 @@ def needles_sql(feeds: list[tuple[Feed, str]]) -> str:
 
 
 def scan_relation(con, needles: str, relation: str) -> dict[str, int]:
-    """Per string column of `relation`: cells equal to a needle (columns without hits omitted)."""
-    columns = [name for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {relation})").fetchall()
+    """Per string column of `relation`: cells equal to a needle (columns without hits omitted).
+    One pass over the relation for all its columns."""
+    columns = [name for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})").fetchall()
                if kind == "VARCHAR"]
-    hits = {}
-    for column in columns:
-        count = con.execute(
-            f"SELECT count(*) FROM {relation} WHERE {identifier(column)} IN (SELECT needle FROM {needles})"
-        ).fetchall()[0][0]
-        if count:
-            hits[column] = count
-    return hits
+    if not columns:
+        return {}
+    counts = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {identifier(c)} IN (SELECT needle FROM {needles}))" for c in columns) + f" FROM {relation}"
+    ).fetchall()[0]
+    return {column: n for column, n in zip(columns, counts) if n}
 
 
 def scan_files(con, needles: str, paths: list[Path]) -> dict[str, int]:

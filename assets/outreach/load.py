@@ -9,22 +9,22 @@ a raw identifier in a curated cell stops the run."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import hashlib
 import io
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from assets.outreach import leaks
 from assets.outreach.deliveries import Delivery
 from assets.outreach.rules import Feed, RuleSet
 from assets.outreach.transform import cleansing_sql, identifier, literal, mapping_sql
-from dataplatform.delimited_logs import arrow_schema
 from dataplatform.governance.protection import encrypt_value, token
 
 RESPONSES = "responses"  # the feed whose rows are mapped through the question catalogue
@@ -74,11 +74,10 @@ def curated_columns(feed: Feed) -> tuple[tuple[str, str], ...]:
 
 @dataclass
 class Loaded:
-    raw: pa.Table
-    rejects: pa.Table
-    curated: pa.Table
-    unmapped: pa.Table | None
-    files: dict[str, dict[str, int]] = field(default_factory=dict)  # key -> records, malformed, rejected, loaded
+    files: dict[str, dict[str, int]]  # landing key -> records, malformed, rejected, loaded
+    out: Path  # where `write` puts the outputs
+    paths: dict[str, Path] = field(default_factory=dict)  # raw, rejects, curated, unmapped -> Parquet file
+    rows: dict[str, int] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -120,15 +119,19 @@ def _read_jsonl(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int,
         FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '',
                       escape = '', auto_detect = false, store_rejects = true, rejects_table = 'rej_{table}',
                       rejects_scan = 'scan_{table}')""")
-    con.execute(f"CREATE TABLE {table}_objects AS SELECT _record, line, CAST(line AS JSON) AS j FROM {table}_lines WHERE kind = 'OBJECT'")
-    delivered = [row[0] for row in con.execute(f"SELECT DISTINCT unnest(json_keys(j)) FROM {table}_objects").fetchall()]
+    delivered = [row[0] for row in con.execute(
+        f"SELECT DISTINCT unnest(json_keys(line)) FROM {table}_lines WHERE kind = 'OBJECT'").fetchall()]
     unruled = feed.unruled(sorted(delivered))
     if unruled:
         raise DeliveryRefused(f"feed {feed.name}: field(s) {', '.join(map(repr, unruled))} of {key} have no rule in "
                               f"outreach_rules.yaml; nothing of the delivery is published")
-    paths = {r.field: literal('$."' + r.field + '"') for r in feed.fields}
-    nested = " OR ".join(f"coalesce(json_type(j, {p}) IN ('OBJECT', 'ARRAY'), false)" for p in paths.values())
-    con.execute(f"""CREATE TABLE {table} AS SELECT {', '.join(f"json_extract_string(j, {p}) AS {identifier(f)}" for f, p in paths.items())},
+    # One parse per line: each field as JSON, then its text; an object or array is no field value.
+    shape = literal(json.dumps({r.field: "JSON" for r in feed.fields}))
+    con.execute(f"CREATE TABLE {table}_objects AS SELECT _record, line, json_transform(line, {shape}) AS s "
+                f"FROM {table}_lines WHERE kind = 'OBJECT'")
+    values = {r.field: f"s.{identifier(r.field)}" for r in feed.fields}
+    nested = " OR ".join(f"coalesce(json_type({v}) IN ('OBJECT', 'ARRAY'), false)" for v in values.values())
+    con.execute(f"""CREATE TABLE {table} AS SELECT {', '.join(f"{v} ->> '$' AS {identifier(f)}" for f, v in values.items())},
         _record FROM {table}_objects WHERE NOT ({nested})""")
     malformed = con.execute(f"""
         SELECT _record, line, CASE WHEN kind IS NULL THEN 'not JSON' ELSE 'a JSON ' || lower(kind) || ', not an object' END
@@ -136,6 +139,8 @@ def _read_jsonl(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int,
         UNION ALL SELECT _record, line, 'a field holds an object or array, not a value' FROM {table}_objects WHERE {nested}
         UNION ALL SELECT line, any_value(csv_line), string_agg(error_message, '; ') FROM rej_{table} GROUP BY line
         ORDER BY 1""").fetchall()
+    con.execute(f"DROP TABLE {table}_objects")
+    con.execute(f"DROP TABLE {table}_lines")
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0], malformed
 
 
@@ -158,7 +163,7 @@ def read_delivery(con, delivery: Delivery, paths: list[Path], feed: Feed) -> dic
         parts.append(f"SELECT {columns}, {literal(entry.key)} AS _source_key, _record FROM f{index}")
     columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {identifier(r.field)}" for r in feed.fields)
     union = " UNION ALL ".join(parts) or f"SELECT {columns}, CAST(NULL AS VARCHAR) AS _source_key, 0::BIGINT AS _record WHERE false"
-    con.execute(f"CREATE TABLE delivered AS {union}")
+    con.execute(f"CREATE VIEW delivered AS {union}")
     return files
 
 
@@ -173,34 +178,55 @@ def _catalogue_tables(con, rules: RuleSet) -> None:
     con.executemany("INSERT INTO catalogue_responses VALUES (?, ?, ?, ?, ?)", answers)
 
 
-def _protect(table: pa.Table, feed: Feed, token_key: bytes, data_key: bytes, key_ref: str) -> pa.Table:
-    """Tokens (per distinct value) and ciphertexts (per value) in place of the cleansed plaintext."""
-    for rule in feed.fields:
-        if rule.action not in ("token", "encrypt") or rule.output not in table.column_names:
-            continue
-        column = table[rule.output].combine_chunks()
+def _sealer(data_key: bytes, key_ref: str, associated_data: str):
+    def seal(values: pa.Array) -> pa.Array:
+        return pa.array([None if v is None else encrypt_value(data_key, key_ref, v, associated_data) for v in values.to_pylist()],
+                        pa.string())
+
+    return seal
+
+
+def _protections(con, feed: Feed, source: str, token_key: bytes, data_key: bytes, key_ref: str) -> dict[str, str]:
+    """Output column -> the SQL that puts its token or ciphertext in place of the cleansed plaintext.
+    Tokens are computed once per distinct value (a member appears in many rows) and joined back;
+    ciphertexts per value through a vectorised Python function (random nonce each)."""
+    protected = {}
+    for index, rule in enumerate(r for r in feed.fields if r.action in ("token", "encrypt")):
+        column = identifier(rule.output)
         if rule.action == "token":
-            encoded = pc.dictionary_encode(column)
-            tokens = pa.array([token(token_key, rule.token_domain, v) for v in encoded.dictionary.to_pylist()], pa.string())
-            protected = pc.take(tokens, encoded.indices)
+            values = [row[0] for row in con.execute(f"SELECT DISTINCT {column} FROM {source} WHERE {column} IS NOT NULL").fetchall()]
+            tokens = pa.table({"v": pa.array(values, pa.string()),
+                               "t": pa.array([token(token_key, rule.token_domain, v) for v in values], pa.string())})
+            con.register(f"tokens_{index}_arrow", tokens)
+            con.execute(f"CREATE OR REPLACE TABLE tokens_{index} AS SELECT * FROM tokens_{index}_arrow")
+            protected[rule.output] = f"(SELECT t FROM tokens_{index} WHERE v = {column})"
         else:
-            aad = f"{feed.name}/{rule.field}"
-            protected = pa.array([None if v is None else encrypt_value(data_key, key_ref, v, aad) for v in column.to_pylist()],
-                                 pa.string())
-        table = table.set_column(table.column_names.index(rule.output), rule.output, protected)
-    return table
+            name = f"seal_{index}"
+            with contextlib.suppress(duckdb.InvalidInputException, duckdb.CatalogException):
+                con.remove_function(name)
+            con.create_function(name, _sealer(data_key, key_ref, f"{feed.name}/{rule.field}"), [duckdb.sqltype("VARCHAR")],
+                                duckdb.sqltype("VARCHAR"), type="arrow", side_effects=True)
+            protected[rule.output] = f"{name}({column})"
+    return protected
 
 
-def _with_lineage(table: pa.Table, delivery: Delivery, rules: RuleSet, columns) -> pa.Table:
-    n = table.num_rows
-    table = table.append_column("delivery_id", pa.array([delivery.delivery_id] * n, pa.string()))
-    table = table.append_column("delivered_at", pa.array([delivery.delivered_at.replace(tzinfo=None)] * n, pa.timestamp("us")))
-    table = table.append_column("rule_version", pa.array([rules.version] * n, pa.string()))
-    return table.select([name for name, _ in columns]).cast(arrow_schema(columns))
+def _select(columns, available: dict[str, str], delivery: Delivery, rules: RuleSet) -> str:
+    """The SELECT list of an output: its declared columns, typed, lineage included."""
+    lineage = {"delivery_id": literal(delivery.delivery_id), "rule_version": literal(rules.version),
+               "delivered_at": f"TIMESTAMP {literal(delivery.delivered_at.strftime('%Y-%m-%d %H:%M:%S'))}"}
+    return ", ".join(f"CAST({available.get(name, lineage.get(name, identifier(name)))} AS {kind}) AS {identifier(name)}"
+                     for name, kind in columns)
+
+
+def _copy(con, select: str, path: Path) -> int:
+    con.execute(f"COPY ({select}) TO {literal(str(path))} (FORMAT parquet, COMPRESSION zstd)")
+    return con.execute(f"SELECT count(*) FROM read_parquet({literal(str(path))})").fetchall()[0][0]
 
 
 def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: bytes, data_key: bytes, key_ref: str,
-              files: dict[str, dict[str, int]]) -> Loaded:
+              files: dict[str, dict[str, int]], out: Path) -> Loaded:
+    """Cleanse, map and protect the delivery; the curated outputs become views (`curated`, and
+    `unmapped` for responses) for the leak scan, written to `out` by `write`."""
     names = [r.field for r in feed.fields]
     con.execute(f"CREATE TABLE cleansed AS {cleansing_sql(feed, rules, 'delivered', delivery.day, names)}")
     record = "to_json(struct_pack(" + ", ".join(f"{identifier(n)} := d.{identifier(n)}" for n in names) + "))"
@@ -211,20 +237,18 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
         SELECT {literal(feed.name)}, {literal(delivery.delivery_id)}, c._source_key, NULL, c._record, CAST({record} AS VARCHAR), c._errors
         FROM cleansed AS c JOIN delivered AS d ON d._source_key = c._source_key AND d._record = c._record
         WHERE c._errors IS NOT NULL""")
-    unmapped = None
+    protected = _protections(con, feed, "cleansed", token_key, data_key, key_ref)
     if feed.name == RESPONSES:
         _catalogue_tables(con, rules)
         con.execute(f"CREATE TABLE mapped AS {mapping_sql('(SELECT * FROM cleansed WHERE _errors IS NULL)')}")
-        curated = con.sql(f"SELECT {', '.join(n for n, _ in MAPPED)} FROM mapped WHERE _unmapped IS NULL "
-                              "ORDER BY _source_key, _record").to_arrow_table()
-        unmapped = con.sql("SELECT outreach_id, member_token, campaign, channel, question_code, response, answered_at, "
-                               "_unmapped AS reason, _source_key AS source_key, _record AS record_number FROM mapped "
-                               "WHERE _unmapped IS NOT NULL ORDER BY _source_key, _record").to_arrow_table()
-        unmapped = _with_lineage(_protect(unmapped, feed, token_key, data_key, key_ref), delivery, rules, (*UNMAPPED, *LINEAGE))
+        available = {**protected, "reason": "_unmapped", "source_key": "_source_key", "record_number": "_record"}
+        con.execute(f"CREATE VIEW curated AS SELECT {_select(curated_columns(feed), available, delivery, rules)} FROM mapped "
+                    "WHERE _unmapped IS NULL ORDER BY _source_key, _record")
+        con.execute(f"CREATE VIEW unmapped AS SELECT {_select((*UNMAPPED, *LINEAGE), available, delivery, rules)} FROM mapped "
+                    "WHERE _unmapped IS NOT NULL ORDER BY _source_key, _record")
     else:
-        kept = ", ".join(identifier(r.output) for r in feed.fields if r.kept)
-        curated = con.sql(f"SELECT {kept} FROM cleansed WHERE _errors IS NULL ORDER BY _source_key, _record").to_arrow_table()
-    curated = _with_lineage(_protect(curated, feed, token_key, data_key, key_ref), delivery, rules, curated_columns(feed))
+        con.execute(f"CREATE VIEW curated AS SELECT {_select(curated_columns(feed), protected, delivery, rules)} FROM cleansed "
+                    "WHERE _errors IS NULL ORDER BY _source_key, _record")
     per_file = con.execute("SELECT _source_key, count(*) FILTER (WHERE _errors IS NOT NULL), count(*) FILTER (WHERE _errors IS NULL) "
                            "FROM cleansed GROUP BY _source_key").fetchall()
     for key, rejected, loaded in per_file:
@@ -232,26 +256,41 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
     for counts in files.values():
         counts.setdefault("rejected", 0)
         counts.setdefault("loaded", 0)
-    raw = con.sql(f"SELECT {', '.join(identifier(n) for n in names)}, _source_key AS source_key, _record AS record_number "
-                      "FROM delivered ORDER BY _source_key, _record").to_arrow_table()
-    rejects = con.sql("SELECT * FROM rejects ORDER BY source_key, line_number, record_number").to_arrow_table()
-    return Loaded(raw=raw, rejects=rejects, curated=curated, unmapped=unmapped, files=files)
+    return Loaded(files=files, out=out)
+
+
+def write(con, feed: Feed, loaded: Loaded) -> None:
+    """Every output as a Parquet file in `loaded.out` (raw, rejects, curated, unmapped), with its row count."""
+    names = ", ".join(identifier(r.field) for r in feed.fields)
+    outputs = {
+        "raw": f"SELECT {names}, _source_key AS source_key, _record AS record_number FROM delivered ORDER BY _source_key, _record",
+        "rejects": "SELECT * FROM rejects ORDER BY source_key, line_number, record_number",
+        "curated": "SELECT * FROM curated",
+    }
+    if feed.name == RESPONSES:
+        outputs["unmapped"] = "SELECT * FROM unmapped"
+    for name, select in outputs.items():
+        loaded.paths[name] = loaded.out / f"{name}.parquet"
+        loaded.rows[name] = _copy(con, select, loaded.paths[name])
 
 
 def leaked(con, feed: Feed, loaded: Loaded) -> dict[str, int]:
-    """Cells of the curated outputs equal to one of the delivery's raw identifiers (or digests)."""
+    """What of the delivery's raw identifiers (or their digests) the curated files hold: cells of
+    every string column, and tokens of the files' bytes. Empty: nothing leaked."""
     con.execute(f"CREATE OR REPLACE TABLE needles AS {leaks.needles_sql([(feed, 'delivered')])}")
     hits = {}
-    for name, table in (("curated", loaded.curated), ("unmapped", loaded.unmapped)):
-        if table is None:
-            continue
-        con.register(f"scan_{name}", table)
-        hits.update({f"{name}.{column}": n for column, n in leaks.scan_relation(con, "needles", f"scan_{name}").items()})
-    return hits
+    for name in ("curated", "unmapped"):
+        if name in loaded.paths:
+            relation = f"read_parquet({literal(str(loaded.paths[name]))})"
+            hits |= {f"{name}.{column}": n for column, n in leaks.scan_relation(con, "needles", relation).items()}
+    curated_files = [loaded.paths[n] for n in ("curated", "unmapped") if n in loaded.paths]
+    return hits | {f"bytes of {name}": n for name, n in leaks.scan_files(con, "needles", curated_files).items()}
 
 
-def open_engine(scratch: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def open_engine(scratch: Path, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
+    """A DuckDB database file in the run's scratch folder: a delivery larger than memory spills."""
+    con = duckdb.connect(str(scratch / "load.duckdb"))
     con.execute(f"SET temp_directory = {literal(str(scratch))}")
+    con.execute(f"SET memory_limit = {literal(memory_limit)}")
     return con
 
