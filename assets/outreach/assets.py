@@ -86,7 +86,9 @@ def _spec(key: str, feed: Feed, columns, partitions) -> dg.AssetSpec:
         restricted = key.startswith("raw_restricted")
         described = [(n, k.lower(), DESCRIPTIONS.get(n, ""), {CLASSIFICATION_TAG: "restricted"} if restricted else {})
                      for n, k in columns]
-    return python_asset_spec(dg.AssetKey.from_user_string(key).path, DOMAIN, described, deps=[LANDING], partitions_def=partitions)
+    # Lineage as the data flows: curated is made from the values as delivered (in the same run).
+    deps = [dg.AssetKey(["raw_restricted", "outreach", feed.name])] if key.startswith("curated") else [LANDING]
+    return python_asset_spec(dg.AssetKey.from_user_string(key).path, DOMAIN, described, deps=deps, partitions_def=partitions)
 
 
 landing_deliveries = python_asset_spec(

@@ -53,6 +53,31 @@ POS_EXPECTED = (
     *POS_MARTS,
 )
 
+OUTREACH_LANDING = ("landing", "outreach", "deliveries")
+OUTREACH_MARTS = (("marts", "outreach_health_check"), ("marts", "outreach_medication_adherence"),
+                  ("marts", "outreach_campaign_results"), ("marts", "member_engagement"))
+OUTREACH_EXPECTED = (
+    OUTREACH_LANDING,
+    ("raw_restricted", "outreach", "responses"),
+    ("raw_restricted", "outreach", "members"),
+    ("raw_restricted", "outreach", "pharmacy_claims"),
+    ("curated", "outreach", "responses"),
+    ("curated", "outreach", "members"),
+    ("curated", "outreach", "pharmacy_claims"),
+    ("staging", "stg_outreach__responses"),
+    ("staging", "stg_outreach__members"),
+    ("staging", "stg_outreach__pharmacy_claims"),
+    *OUTREACH_MARTS,
+)
+COLUMN_TAGS_QUERY = """
+{
+  assetNodes(assetKeys: [{path: ["curated", "outreach", "members"]}, {path: ["raw_restricted", "outreach", "members"]}]) {
+    assetKey { path }
+    metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name tags { key value } } } } }
+  }
+}
+"""
+
 CLINICAL_LANDING = ("landing", "clinical", "mimic_deliveries")
 CLINICAL_CDM = (("marts", "person"),)
 CLINICAL_EXPECTED = (
@@ -224,6 +249,38 @@ def test_pos_lineage_deliveries_through_completeness_to_marts(
     repository = api_nodes[_key(POS_LANDING)]["repository"]
     url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/pos"
     _assert_lineage_drawn(page, dagster_dev, tmp_path, url, POS_EXPECTED, POS_LANDING, POS_MARTS, "pos-lineage.png")
+
+
+@pytest.mark.browser
+def test_outreach_lineage_landing_restricted_curated_marts_with_classified_columns(
+    browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path
+) -> None:
+    api_nodes, downstream = _api_graph(dagster_dev)
+    assert {api_nodes[_key(key)]["groupName"] for key in OUTREACH_EXPECTED} == {"outreach"}
+    # landing -> raw_restricted -> curated (-> staging -> marts), per feed
+    for feed in ("responses", "members", "pharmacy_claims"):
+        raw, curated = f"raw_restricted/outreach/{feed}", f"curated/outreach/{feed}"
+        assert raw in downstream[_key(OUTREACH_LANDING)] and curated in downstream[raw]
+    # Each column says what was done to it: the Safe Harbor type and the rule's action, as tags.
+    columns = {}
+    for node in dagster_dev.graphql(COLUMN_TAGS_QUERY)["assetNodes"]:
+        schema = next(e["schema"] for e in node["metadataEntries"] if e["label"] == "dagster/column_schema")
+        columns[_key(node["assetKey"]["path"])] = {c["name"]: {t["key"]: t["value"] for t in c["tags"]} for c in schema["columns"]}
+    curated, raw = columns["curated/outreach/members"], columns["raw_restricted/outreach/members"]
+    assert curated["phone_encrypted"]["dataplatform/protection"] == "encrypt"
+    assert curated["member_token"]["dataplatform/safe_harbor"] == "health_plan_beneficiary_number"
+    assert curated["zip3"]["dataplatform/protection"] == "generalize" and "name" not in curated
+    assert raw["name"]["dataplatform/classification"] == "restricted" and raw["name"]["dataplatform/safe_harbor"] == "name"
+    repository = api_nodes[_key(OUTREACH_LANDING)]["repository"]
+    url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/outreach"
+    _assert_lineage_drawn(page, dagster_dev, tmp_path, url, OUTREACH_EXPECTED, OUTREACH_LANDING, OUTREACH_MARTS,
+                          "outreach-lineage.png")
+    # The curated members' page, with its column table (classification per column), for the record.
+    page.goto(f"{dagster_dev.base_url}/assets/curated/outreach/members", wait_until="domcontentloaded")
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("phone_encrypted").first).to_be_visible(timeout=60_000)
+    print(f"columns screenshot: {_save_screenshot(page, tmp_path, 'outreach-curated-members.png')}")
 
 
 @pytest.mark.browser

@@ -101,7 +101,7 @@ def _timestamp(text: str):
 
 def expected_responses(build: Build):
     """(mapped answers, unmapped reasons, rejected records) computed from the landing files."""
-    catalogue = yaml.safe_load((Path(__file__).parents[2] / "platform/policies/outreach_rules.yaml").read_text())["catalogue"]
+    catalogue = _catalogue()
     mapped, unmapped, rejected = Counter(), Counter(), 0
     for path in sorted(build.landing.glob("responses/*/responses-*")):
         for record in _records(path):
@@ -110,13 +110,11 @@ def expected_responses(build: Build):
                 rejected += 1
                 continue
             code, response = _clean(record["question_code"]), _clean(record["response"])
-            found = [(name, q) for name, spec in catalogue.items() for q in spec["questions"] if code in q["source_codes"]
-                     and date.fromisoformat(q["valid_from"]) <= answered.date()
-                     and (not q.get("valid_until") or answered.date() < date.fromisoformat(q["valid_until"]))]
-            if not found:
+            found = _question(catalogue, code, answered.date())
+            if found is None:
                 unmapped[f"unknown question code {code}"] += 1
                 continue
-            name, question = found[0]
+            name, question = found
             responses = {str(k).upper(): v for k, v in question["responses"].items()}
             if response is None:
                 unmapped["no response"] += 1
@@ -155,6 +153,69 @@ def test_every_record_is_accounted_for_and_nothing_leaks(build):
         for check in ("records_reconcile", "no_identifier_leaks"):
             evaluation = build.checks[(f"curated/outreach/{feed}", check)]
             assert evaluation.passed, (feed, check, evaluation.metadata)
+    # Run by automation after the marts were built: every curated table and outreach mart scanned.
+    scan = build.checks[("marts/member_engagement", "no_identifier_leaks")]
+    assert scan.passed and scan.metadata["needles"].value > 1000 and scan.metadata["mart_tables"].value >= 4, scan
+
+
+def _catalogue() -> dict:
+    return yaml.safe_load((Path(__file__).parents[2] / "platform/policies/outreach_rules.yaml").read_text())["catalogue"]
+
+
+def _question(catalogue: dict, code: str | None, day: date):
+    """(questionnaire, question) a source code means on a day, or None."""
+    for name, spec in catalogue.items():
+        for q in spec["questions"]:
+            if code in q["source_codes"] and date.fromisoformat(q["valid_from"]) <= day and (
+                    not q.get("valid_until") or day < date.fromisoformat(q["valid_until"])):
+                return name, q
+    return None
+
+
+def expected_pivots(build: Build) -> dict[str, dict[str, dict]]:
+    """questionnaire -> outreach -> question -> its value in the pivot, from the landing files: each
+    outreach's latest delivery; a single answer's last mapped code, a multi-select's codes sorted."""
+    catalogue = _catalogue()
+    records = {}  # outreach -> (delivery, [records in file order]); later deliveries replace earlier ones
+    for folder in sorted(build.landing.glob("responses/*")):
+        for path in sorted(folder.glob("responses-*")):
+            for record in filter(None, _records(path)):
+                outreach = record["outreach_id"].strip()
+                if records.get(outreach, ("",))[0] != folder.name:
+                    records[outreach] = (folder.name, [])
+                records[outreach][1].append(record)
+    answers: dict[tuple, list[str]] = {}
+    for outreach, (_, given) in records.items():
+        for record in given:
+            answered = _timestamp(record["answered_at"])
+            found = _question(catalogue, _clean(record["question_code"]), answered.date()) if answered else None
+            if found is None:
+                continue
+            name, question = found
+            code = {str(k).upper(): v for k, v in question["responses"].items()}.get(_clean(record["response"]))
+            if code is not None:
+                answers.setdefault((name, outreach, question["question_id"], question["answers"]), []).append(code)
+    pivots: dict[str, dict[str, dict]] = {name: {} for name in catalogue}
+    for (name, outreach, question, kind), codes in answers.items():
+        pivots[name].setdefault(outreach, {})[question] = "|".join(sorted(set(codes))) if kind == "multi" else codes[-1]
+    return pivots
+
+
+def test_each_questionnaires_pivot_equals_an_independent_computation(build):
+    catalogue = _catalogue()
+    expected = expected_pivots(build)
+    warehouse = duckdb.connect(str(build.home / "warehouse.duckdb"), read_only=True)
+    try:
+        for name, spec in catalogue.items():
+            questions = list(dict.fromkeys(q["question_id"] for q in spec["questions"]))
+            rows = warehouse.execute(f"select outreach_id, {', '.join(questions)}, questions_answered, is_complete "
+                                     f"from marts.outreach_{name}").fetchall()
+            actual = {row[0]: {q: v for q, v in zip(questions, row[1:]) if v is not None} for row in rows}
+            assert actual == expected[name] and len(actual) > 50, name
+            for row in rows:
+                assert row[-2] == len(actual[row[0]]) and row[-1] == (len(actual[row[0]]) == len(questions))
+    finally:
+        warehouse.close()
 
 
 def test_tokens_join_feeds_and_deliveries_and_hide_the_member(build):
