@@ -29,7 +29,7 @@ SAFE_HARBOR_TAG, PROTECTION_TAG = "dataplatform/safe_harbor", "dataplatform/prot
 LEAK_CHECK, RECONCILE_CHECK = "no_identifier_leaks", "records_reconcile"
 DESCRIPTIONS = {
     "source_key": "Landing object the record came from.",
-    "record_number": "Position of the record among the file's parsed records (1 = first after the header).",
+    "record_number": "The record in its file: its line for JSON lines; for CSV its position among the well-formed records.",
     "line_number": "Line of the file a malformed record is on (the header is line 1).",
     "raw_record": "The record as delivered: the line, or the parsed fields as JSON.",
     "reason": "Why the record was rejected or not mapped (the field and its value, or the parse error).",

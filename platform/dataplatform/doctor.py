@@ -15,14 +15,14 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from dataplatform import domains, settings
+from dataplatform import deployment, domains, settings
 from dataplatform.landing_zones import zones
 from dataplatform.resources.arrivals import SqsArrivalQueues
 from dataplatform.resources.lake import BucketMissing
 from dataplatform.streams import streams
 
 OK, CREATED, MISSING, FAILED = "ok", "created", "missing", "failed"
-BUCKETS = ("landing", "raw", "quarantine")
+BUCKETS = ("landing", "raw", "restricted", "curated", "quarantine")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ def aws_checks(aws, prefix: str, namespace: str, environ) -> list[Finding]:
         lambda: athena.get_work_group(WorkGroup=work_group), ["InvalidRequestException"], MISSING, "exists")))
     key = environ.get("DATAPLATFORM_KMS_KEY_ID") or f"alias/{prefix.replace('.', '-')}dataplatform"  # the stack's alias
     findings.append(_probe(f"kms key {key}", lambda: _key_state(aws.client("kms"), key)))
+    personal = deployment.personal_data_key(environ, prefix)  # the keys port's: tokens and encrypted fields
+    findings.append(_probe(f"kms key {personal}", lambda: _key_state(aws.client("kms"), personal)))
     findings.append(_probe("redshift endpoint", lambda: _reachable(environ.get("REDSHIFT_HOST"),
                                                                    int(environ.get("REDSHIFT_PORT") or 5439))))
     return findings
@@ -151,8 +153,6 @@ def diagnose() -> list[Finding]:
     adapters = ports()
     findings = lake_checks(adapters["lake"])
     if "aws" in adapters:
-        from dataplatform import deployment
-
         prefix = deployment.check(os.environ, adapters["aws"].region_or_none())
         findings += aws_checks(adapters["aws"], prefix, deployment.namespace(prefix), os.environ)
     else:

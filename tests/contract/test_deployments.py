@@ -133,4 +133,5 @@ def test_doctor_reports_what_a_deployment_lacks(two, monkeypatch):
     assert findings[stream].status == doctor.CREATED  # the sensors create streams on first use
     assert findings[f"kms key alias/{prod['lake'].bucket_prefix}dataplatform"].status == doctor.MISSING
     assert findings["redshift endpoint"].status == doctor.FAILED
+    assert findings[f"kms key alias/{bucket_prefix}personal-data"].status == doctor.MISSING
     assert "127.0.0.1:1" in findings["redshift endpoint"].detail

@@ -232,3 +232,21 @@ def test_kms_errors_name_the_key_and_the_code(moto_endpoint):
         keys.generate_data_key(CONTEXT)
     with pytest.raises(KeyUnavailable, match="NotFoundException"):
         keys.decrypt_data_key(b"x" * 64, CONTEXT)
+
+
+def test_a_field_encrypted_by_a_load_is_revealed_only_with_its_key_and_field(master):
+    """The outreach envelope on each adapter: a load's data key wrapped into the key-value store,
+    a value sealed under it with feed and field as associated data, unwrapped again by another
+    process; another field's associated data or another master key cannot open it."""
+    from assets.outreach import state
+    from dataplatform.governance.protection import decrypt_value, encrypt_value, key_ref_of
+
+    data_key, key_ref = state.new_data_key(master.adapter(), master.kv, "members", "2026-11-24-m01")
+    sealed = encrypt_value(data_key.plaintext, key_ref, "+12025550147", "members/phone")
+    assert "+12025550147" not in sealed and "2025550147" not in sealed
+    unwrapped = state.data_key(master.adapter(), master.kv, key_ref_of(sealed))
+    assert decrypt_value(unwrapped, sealed, "members/phone") == "+12025550147"
+    with pytest.raises(ValueError):
+        decrypt_value(unwrapped, sealed, "members/email")
+    with pytest.raises(KeyUnavailable):
+        state.data_key(master.other(), master.kv, key_ref)

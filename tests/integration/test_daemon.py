@@ -1,5 +1,5 @@
 """The daemon is the product: a code server and `dagster-daemon run` on a fresh home take
-CloudFront files, a day of point-of-sale deliveries, a late file for an earlier hour and a MIMIC
+CloudFront files, a day of point-of-sale deliveries, a day of outreach deliveries, a late file for an earlier hour and a MIMIC
 delivery from landing to marts with nothing switched on by hand; `dataplatform catch-up` on the same deliveries builds the same marts.
 
 Expectations come from the delivered files (test_cloudfront_end_to_end's plain-Python
@@ -36,8 +36,16 @@ SNAPSHOTS = dg.AssetKey(["warehouse", "snapshots", "warehouse"])
 PATIENTS = 60
 POS_MART = dg.AssetKey(["marts", "pos_region_daily"])
 POS_DAY = datetime.now(timezone.utc).date() - timedelta(days=1)  # complete, so loaded whatever the hour
-# When the sensor first saw a delivery differs between two homes; everything else must not.
-ARRIVAL_TIMES = {"marts.pos_store_completeness": ("first_arrival", "last_arrival")}
+OUTREACH_MART = dg.AssetKey(["marts", "member_engagement"])
+OUTREACH_DAY = datetime.now(timezone.utc).date() - timedelta(days=2)  # past its pharmacy cut-off, within retention
+# What differs between two homes, by design: when the sensor first saw a delivery, and each
+# deployment's own secret token key (so its member tokens). Everything else must not.
+PER_HOME = {
+    "marts.pos_store_completeness": ("first_arrival", "last_arrival"),
+    "marts.outreach_health_check": ("member_token",),
+    "marts.outreach_medication_adherence": ("member_token",),
+    "marts.member_engagement": ("member_token",),
+}
 
 
 @dataclass
@@ -73,6 +81,7 @@ class Deliveries:
 def deliveries(tmp_path_factory) -> Deliveries:
     from assets.clinical import sample as mimic_sample
     from assets.cloudfront import sample
+    from assets.outreach import sample as outreach_sample
     from assets.pos import sample as pos_sample
     from dataplatform.resources.lake import LocalObjectStore
 
@@ -81,6 +90,7 @@ def deliveries(tmp_path_factory) -> Deliveries:
                                                              files_per_hour=2, late_files=0, seed=5))
     pos_sample.generate(LocalObjectStore(root), pos_sample.SampleSpec(start=POS_DAY, days=1, regions=2, stores=3,
                                                                       deliveries_per_day=2, seed=5))
+    outreach_sample.generate(LocalObjectStore(root), outreach_sample.SampleSpec(members=40, outreaches=100, day=OUTREACH_DAY, seed=5))
     landing = root / "landing"
     donor = next(p for p in sorted(landing.rglob("*.gz")) if f"{LATE_HOUR:%Y-%m-%d-%H}" in p.name)
     late_key = f"cloudfront/{donor.name.split('.')[0]}.{LATE_HOUR:%Y-%m-%d-%H}.late0001.gz"
@@ -116,7 +126,7 @@ def published_tables(warehouse: Path, schemas: tuple[str, ...]) -> dict[str, lis
         ).fetchall()
         return {
             name: sorted(con.execute(
-                f"select * {'exclude (' + ', '.join(ARRIVAL_TIMES[name]) + ')' if name in ARRIVAL_TIMES else ''} from {name}"
+                f"select * {'exclude (' + ', '.join(PER_HOME[name]) + ')' if name in PER_HOME else ''} from {name}"
             ).fetchall(), key=repr)
             for (name,) in names
         }
@@ -159,8 +169,8 @@ def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
         patch.setenv("DATAPLATFORM_HOME", str(home))
         landed = time.time()
         deliveries.first(home)
-        timings["cloudfront and pos"] = runtime.wait_for(
-            lambda i: latest_timestamp(i, MART) > landed and latest_timestamp(i, POS_MART) > landed, "marts from the first files")
+        timings["cloudfront, pos and outreach"] = runtime.wait_for(
+            lambda i: all(latest_timestamp(i, mart) > landed for mart in (MART, POS_MART, OUTREACH_MART)), "marts from the first files")
         first_mart = latest_timestamp(runtime.instance, MART)
 
         landed = time.time()
@@ -179,7 +189,8 @@ def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
         snapshot_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "snapshot_rpo"}))
         snapshotted = latest_timestamp(runtime.instance, SNAPSHOTS) > 0
         pos_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "pos_windows"}))
-    return {"home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
+        outreach_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "outreach_deliveries"}))
+    return {"outreach_runs": outreach_runs, "home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
             "raw_runs": raw_runs, "snapshot_runs": snapshot_runs, "snapshotted": snapshotted, "pos_runs": pos_runs}
 
 
@@ -200,6 +211,10 @@ def test_the_daemon_builds_the_marts_from_landed_files(daemon_home, deliveries):
     # The RPO sensor snapshots the warehouses it finds (their first snapshot is due at once).
     assert daemon_home["snapshotted"] and all(r.status == dg.DagsterRunStatus.SUCCESS for r in daemon_home["snapshot_runs"])
     # Each complete point-of-sale window loaded once by the pos_windows sensor, then aggregated.
+    # Each outreach delivery registered (a dynamic partition) and loaded once by its sensor.
+    loaded = sorted(r.tags["dataplatform/outreach_delivery"] for r in daemon_home["outreach_runs"] if r.status == dg.DagsterRunStatus.SUCCESS)
+    assert loaded == [f"members/{OUTREACH_DAY}-m01", f"pharmacy_claims/{OUTREACH_DAY}", f"responses/{OUTREACH_DAY}-r01"]
+    assert len(daemon_home["outreach_runs"]) == 3
     windows = sorted(r.tags["dataplatform/pos_window"] for r in daemon_home["pos_runs"] if r.status == dg.DagsterRunStatus.SUCCESS)
     assert windows == [f"{POS_DAY}|us-east", f"{POS_DAY}|us-west"] and len(daemon_home["pos_runs"]) == 2
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
