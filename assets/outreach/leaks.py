@@ -4,9 +4,9 @@ in a table or file that should hold none?
 Needles are the values of every identifying field that the rules do not keep, in the forms a
 careless pipeline would leak them: as delivered (trimmed), upper and lower case, digits only
 (phones, ids) and +1-prefixed digits (E.164), and the hex SHA-256 and MD5 of each. Cells are
-compared whole, in every string column. Parquet files are also scanned as bytes, by tokens: the
-footer (key-value metadata, schema, statistics) is stored uncompressed, so a name or digest that
-reached metadata is found; compressed page data is covered by the cell scan.
+compared whole, in every string column. Parquet files are also scanned as bytes, by tokens, where
+bytes can show anything: the footer (schema, key-value metadata, statistics), never compressed;
+the pages are compressed, and their cells are what the cell scan reads.
 """
 
 from __future__ import annotations
@@ -51,12 +51,25 @@ def scan_relation(con, needles: str, relation: str) -> dict[str, int]:
     return {column: n for column, n in zip(columns, counts) if n}
 
 
+def footer(path: Path) -> bytes:
+    """A Parquet file's footer: schema, key-value metadata, row-group statistics (never compressed)."""
+    with open(path, "rb") as handle:
+        handle.seek(-8, 2)
+        tail = handle.read(8)
+        if tail[4:] != b"PAR1":
+            raise ValueError(f"{path} is not a Parquet file")
+        length = int.from_bytes(tail[:4], "little")
+        handle.seek(-8 - length, 2)
+        return handle.read(length)
+
+
 def scan_files(con, needles: str, paths: list[Path]) -> dict[str, int]:
-    """Per file: byte tokens (runs of 8+ id-like characters) equal to a needle."""
+    """Per file: tokens (runs of 8+ id-like characters) of its footer equal to a needle. The pages
+    are compressed, so their bytes show nothing; their cells are what scan_relation reads."""
     wanted = {row[0] for row in con.execute(f"SELECT needle FROM {needles} WHERE length(needle) >= 8").fetchall()}
     hits = {}
     for path in paths:
-        found = sum(1 for token in set(_TOKEN.findall(Path(path).read_bytes())) if token.decode("ascii", "replace") in wanted)
+        found = sum(1 for token in set(_TOKEN.findall(footer(Path(path)))) if token.decode("ascii", "replace") in wanted)
         if found:
             hits[str(path)] = found
     return hits

@@ -145,3 +145,19 @@ def test_needles_cover_delivered_forms_and_their_digests():
         assert value in needles
         assert hashlib.sha256(value.encode()).hexdigest() in needles and hashlib.md5(value.encode()).hexdigest() in needles
     assert "MA" not in needles and "GOLD" not in needles  # not identifying
+
+
+def test_the_byte_scan_finds_an_identifier_in_a_parquet_footer(tmp_path):
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE needles AS SELECT 'M123456789' AS needle UNION ALL SELECT sha256('Ann Lee')")
+    clean, leaky = tmp_path / "clean.parquet", tmp_path / "leaky.parquet"
+    pq.write_table(pa.table({"member_token": ["0" * 32]}), clean, compression="zstd")
+    digest = hashlib.sha256(b"Ann Lee").hexdigest()
+    table = pa.table({"x": ["y"]}).replace_schema_metadata({"note": f"member M123456789 ({digest})"})
+    pq.write_table(table, leaky, compression="zstd")
+    assert leaks.scan_files(con, "needles", [clean, leaky]) == {str(leaky): 2}
