@@ -7,10 +7,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from assets.outreach import leaks, load, state
+from assets.outreach import load, state
 from assets.outreach.deliveries import ZONE, Delivery, delivery
 from assets.outreach.rules import Feed, rules
 from dataplatform.delimited_logs import glue_columns
