@@ -170,7 +170,8 @@ def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
         landed = time.time()
         deliveries.first(home)
         timings["cloudfront, pos and outreach"] = runtime.wait_for(
-            lambda i: all(latest_timestamp(i, mart) > landed for mart in (MART, POS_MART, OUTREACH_MART)), "marts from the first files")
+            lambda i: all(latest_timestamp(i, mart) > landed for mart in (MART, POS_MART, OUTREACH_MART)), "marts from the first files",
+            timeout_s=900)  # three domains' loads, then the automation's serialised dbt runs (about 30 s each)
         first_mart = latest_timestamp(runtime.instance, MART)
 
         landed = time.time()
