@@ -22,33 +22,32 @@ _TOKEN = re.compile(rb"[A-Za-z0-9@.+_-]{8,}")
 
 
 def needles_sql(feeds: list[tuple[Feed, str]]) -> str:
-    """SELECT DISTINCT needle over the relations holding each feed's values as delivered."""
-    forms = []
-    for feed, relation in feeds:
-        for rule in feed.fields:
-            if not rule.identifying or rule.action == "keep":
-                continue
-            v = f"trim(CAST({identifier(rule.field)} AS VARCHAR))"
-            digits = f"regexp_replace({v}, '[^0-9]', '', 'g')"
-            for form in (v, f"upper({v})", f"lower({v})", digits, f"'+1' || {digits}", f"'+' || {digits}"):
-                forms.append(f"SELECT {form} AS needle FROM {relation}")
-    if not forms:
+    """SELECT needle over the relations holding each feed's values as delivered (each distinct
+    value once, then its forms and digests)."""
+    values = [f"SELECT DISTINCT trim(CAST({identifier(rule.field)} AS VARCHAR)) AS v FROM {relation}"
+              for feed, relation in feeds for rule in feed.fields if rule.identifying and rule.action != "keep"]
+    if not values:
         return "SELECT CAST(NULL AS VARCHAR) AS needle WHERE false"
-    plain = f"SELECT DISTINCT needle FROM ({' UNION ALL '.join(forms)}) WHERE length(needle) >= {MIN_LENGTH}"
-    return f"WITH plain AS ({plain}) SELECT needle FROM plain UNION SELECT sha256(needle) FROM plain UNION SELECT md5(needle) FROM plain"
+    digits = "regexp_replace(v, '[^0-9]', '', 'g')"
+    forms = " UNION ALL ".join(f"SELECT {form} AS needle FROM delivered_values"
+                               for form in ("v", "upper(v)", "lower(v)", digits, f"'+1' || {digits}", f"'+' || {digits}"))
+    return (f"WITH delivered_values AS ({' UNION '.join(values)}), "
+            f"plain AS (SELECT DISTINCT needle FROM ({forms}) WHERE length(needle) >= {MIN_LENGTH}) "
+            "SELECT needle FROM plain UNION ALL SELECT sha256(needle) FROM plain UNION ALL SELECT md5(needle) FROM plain")
 
 
 def scan_relation(con, needles: str, relation: str) -> dict[str, int]:
-    """Per string column of `relation`: cells equal to a needle (columns without hits omitted).
-    One pass over the relation for all its columns."""
+    """Per string column of `relation`: its distinct values equal to a needle (columns without hits
+    omitted). Distinct values, not cells: most columns hold few (campaign, codes, versions)."""
     columns = [name for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})").fetchall()
                if kind == "VARCHAR"]
-    if not columns:
-        return {}
-    counts = con.execute("SELECT " + ", ".join(
-        f"count(*) FILTER (WHERE {identifier(c)} IN (SELECT needle FROM {needles}))" for c in columns) + f" FROM {relation}"
-    ).fetchall()[0]
-    return {column: n for column, n in zip(columns, counts) if n}
+    hits = {}
+    for column in columns:
+        count = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {identifier(column)} AS value FROM {relation}) "
+                            f"WHERE value IN (SELECT needle FROM {needles})").fetchall()[0][0]
+        if count:
+            hits[column] = count
+    return hits
 
 
 def footer(path: Path) -> bytes:
@@ -66,10 +65,12 @@ def footer(path: Path) -> bytes:
 def scan_files(con, needles: str, paths: list[Path]) -> dict[str, int]:
     """Per file: tokens (runs of 8+ id-like characters) of its footer equal to a needle. The pages
     are compressed, so their bytes show nothing; their cells are what scan_relation reads."""
-    wanted = {row[0] for row in con.execute(f"SELECT needle FROM {needles} WHERE length(needle) >= 8").fetchall()}
     hits = {}
     for path in paths:
-        found = sum(1 for token in set(_TOKEN.findall(footer(Path(path)))) if token.decode("ascii", "replace") in wanted)
-        if found:
-            hits[str(path)] = found
+        tokens = sorted({token.decode("ascii", "replace") for token in _TOKEN.findall(footer(Path(path)))})
+        if tokens:
+            found = con.execute(f"SELECT count(DISTINCT needle) FROM {needles} WHERE needle IN (SELECT unnest(?))",
+                                [tokens]).fetchall()[0][0]
+            if found:
+                hits[str(path)] = found
     return hits

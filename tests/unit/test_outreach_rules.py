@@ -161,3 +161,21 @@ def test_the_byte_scan_finds_an_identifier_in_a_parquet_footer(tmp_path):
     table = pa.table({"x": ["y"]}).replace_schema_metadata({"note": f"member M123456789 ({digest})"})
     pq.write_table(table, leaky, compression="zstd")
     assert leaks.scan_files(con, "needles", [clean, leaky]) == {str(leaky): 2}
+
+
+def test_json_lines_are_loaded_or_malformed_with_a_reason(tmp_path):
+    from assets.outreach import load
+
+    path = tmp_path / "responses.jsonl"
+    path.write_text('{"outreach_id": "O1", "member_id": 5, "response": null}\nnot json\n[1, 2]\n'
+                    '{"outreach_id": {"x": 1}}\n{"outreach_id": "O2", "answered_at": "2026-12-06T10:00:00Z"}\n"str"\n')
+    con = duckdb.connect()
+    loaded, malformed = load._read_jsonl(con, path, "k.jsonl", rules().feed("responses"), "f0")
+    assert loaded == 2 and [(line, why) for line, _, why in malformed] == [
+        (2, "not JSON"), (3, "a JSON value, not an object"), (4, "a field holds an object or array, not a value"),
+        (6, "a JSON value, not an object")]
+    rows = con.execute("SELECT outreach_id, member_id, response, answered_at, _record FROM f0 ORDER BY _record").fetchall()
+    assert rows == [("O1", "5", None, None, 1), ("O2", None, None, "2026-12-06T10:00:00Z", 5)]  # a number as text
+    path.write_text('{"outreach_id": "O1", "ssn": "123-45-6789"}\n')
+    with pytest.raises(load.DeliveryRefused, match="field\\(s\\) 'ssn' of k.jsonl have no rule"):
+        load._read_jsonl(duckdb.connect(), path, "k.jsonl", rules().feed("responses"), "f0")
