@@ -69,6 +69,8 @@ def pipeline(root: Path) -> dict:
     from assets.outreach import load
     from assets.outreach.deliveries import ZONE, delivery
     from assets.outreach.rules import rules
+    import duckdb
+
     from dataplatform.resources.lake import LocalObjectStore
 
     lake, ruleset = LocalObjectStore(root), rules()
@@ -84,9 +86,10 @@ def pipeline(root: Path) -> dict:
         load.write(con, feed, loaded)
         hits = load.leaked(con, feed, loaded)
         assert not hits, hits
-        pivot = _pivot_sql(f"read_parquet('{loaded.paths['curated']}')", "member_token")
-        pivoted = con.execute(f"SELECT count(*) FROM ({pivot})").fetchall()[0][0]
         con.close()
+        # The pivot runs where dbt runs it: another DuckDB connection with its default settings.
+        pivot = _pivot_sql(f"read_parquet('{loaded.paths['curated']}')", "member_token")
+        pivoted = duckdb.connect().execute(f"SELECT count(*) FROM ({pivot})").fetchall()[0][0]
     return {"seconds": time.perf_counter() - started, "rows": sum(f["records"] for f in files.values()),
             "curated": loaded.rows["curated"], "pivot_rows": pivoted}
 

@@ -153,6 +153,13 @@ def test_every_record_is_accounted_for_and_nothing_leaks(build):
         for check in ("records_reconcile", "no_identifier_leaks"):
             evaluation = build.checks[(f"curated/outreach/{feed}", check)]
             assert evaluation.passed, (feed, check, evaluation.metadata)
+    # Values as delivered, in file order, every delivered record once (malformed ones in the rejects).
+    import pyarrow.parquet as pq
+
+    for path in (build.home / "lake/restricted/outreach/responses").rglob("*.parquet"):
+        rows = pq.read_table(path, columns=["source_key", "record_number"]).to_pylist()
+        order = [(r["source_key"], r["record_number"]) for r in rows]
+        assert order == sorted(order) and len(set(order)) == len(order), path
     # Run by automation after the marts were built: every curated table and outreach mart scanned.
     scan = build.checks[("marts/member_engagement", "no_identifier_leaks")]
     assert scan.passed and scan.metadata["needles"].value > 1000 and scan.metadata["mart_tables"].value >= 4, scan
