@@ -71,21 +71,29 @@ def _print_landing_zones(console: Console, lake) -> None:
 
     for zone in zones().values():
         result = reconcile(zone, lake, datetime.now(timezone.utc))
-        rejects_table = zone.raw_tables[1][1]
-        files = Path(lake.uri(zone.raw_bucket, f"{zone.domain}/{rejects_table}/"))
+        # The zone's rejects tables (named *rejects): a row with a line or record number is a
+        # rejected line or record, one without is a whole file quarantined.
+        tables = [(database, table) for database, table in zone.raw_tables if table.endswith("rejects")]
         rejected = quarantined = 0
-        if any(files.rglob("*.parquet")):
+        for _database, table in tables:
+            files = Path(lake.uri(zone.raw_bucket, f"{zone.domain}/{table}/"))
+            if not any(files.rglob("*.parquet")):
+                continue
             with duckdb.connect() as con:
-                rejected, quarantined = con.execute(
-                    "select count(line_number), count(*) - count(line_number) "
-                    f"from read_parquet('{files}/**/*.parquet', hive_partitioning = false)"
-                ).fetchone()
+                source = f"read_parquet('{files}/**/*.parquet', hive_partitioning = false, union_by_name = true)"
+                columns = {row[0] for row in con.execute(f"select column_name from (describe select * from {source})").fetchall()}
+                located = " or ".join(f"{c} is not null" for c in ("line_number", "record_number") if c in columns) or "false"
+                lines, files_quarantined = con.execute(
+                    f"select count(*) filter (where {located}), count(*) filter (where not ({located})) from {source}"
+                ).fetchall()[0]
+            rejected, quarantined = rejected + lines, quarantined + files_quarantined
         unprocessed = sum(map(len, result.unprocessed.values()))
+        where = ", ".join(f"{database}.{table}" for database, table in tables)
         console.print(
             f"{zone.name} landing zone: {result.listed:,} objects, {result.processed:,} processed, "
             f"{_flag(unprocessed)} unprocessed, {_flag(len(result.expired))} outside retention, "
             f"{_flag(len(result.invalid))} with invalid keys; loading rejected {rejected:,} lines and "
-            f"quarantined {_flag(quarantined)} files (reasons in {zone.raw_tables[1][0]}.{rejects_table})"
+            f"quarantined {_flag(quarantined)} files (reasons in {where})"
         )
 
 
