@@ -20,38 +20,34 @@ RESTRICTED_BUCKET = "restricted"
 MARTS = dg.AssetKey(["marts", "member_engagement"])
 
 
-def _files(lake, bucket: str, table: str, paths: dict[str, Path]) -> str | None:
-    keys = [k for k in lake.list_keys(bucket, f"{DOMAIN}/{table}/") if k.endswith(".parquet")]
-    if not keys:
+def _source(paths: list[Path]) -> str | None:
+    if not paths:
         return None
-    listed = ", ".join("'" + str(paths[f"{bucket}/{k}"]).replace("'", "''") + "'" for k in keys)
-    return f"read_parquet([{listed}], union_by_name = true)"
+    return "read_parquet([" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "], union_by_name = true)"
 
 
 def scan(lake, warehouse: Path | None) -> dict:
     """Hits per table and column (empty: no leak), and what was scanned."""
-    ruleset = rules()
-    feeds = {name: feed for name, feed in ruleset.feeds.items()}
+    feeds = rules().feeds
     curated_tables = [*feeds, "response_unmapped"]
     wanted = [(RESTRICTED_BUCKET, name) for name in feeds] + [(CURATED_BUCKET, name) for name in curated_tables]
     hits, scanned = {}, {"curated_tables": 0, "mart_tables": 0, "files": 0}
     with tempfile.TemporaryDirectory(prefix="leak-scan-") as tmp, contextlib.ExitStack() as files:
         con = open_engine(Path(tmp))
-        local: dict[str, Path] = {}
+        local: dict[tuple[str, str], list[Path]] = {}  # (bucket, table) -> its Parquet files, listed once
         for bucket, table in wanted:
             keys = [k for k in lake.list_keys(bucket, f"{DOMAIN}/{table}/") if k.endswith(".parquet")]
-            if keys:
-                local |= dict(zip((f"{bucket}/{k}" for k in keys), files.enter_context(lake.localized(bucket, keys))))
-        raw = [(feeds[name], _files(lake, RESTRICTED_BUCKET, name, local)) for name in feeds]
+            local[(bucket, table)] = files.enter_context(lake.localized(bucket, keys)) if keys else []
+        raw = [(feeds[name], _source(local[(RESTRICTED_BUCKET, name)])) for name in feeds]
         con.execute(f"CREATE TABLE needles AS {leaks.needles_sql([(feed, source) for feed, source in raw if source])}")
         scanned["needles"] = con.execute("SELECT count(*) FROM needles").fetchall()[0][0]
         for table in curated_tables:
-            source = _files(lake, CURATED_BUCKET, table, local)
+            source = _source(local[(CURATED_BUCKET, table)])
             if source:
                 scanned["curated_tables"] += 1
                 con.execute(f"CREATE OR REPLACE VIEW scanned AS SELECT * FROM {source}")
                 hits |= {f"curated.{table}.{column}": n for column, n in leaks.scan_relation(con, "needles", "scanned").items()}
-        curated_files = [path for key, path in local.items() if key.startswith(f"{CURATED_BUCKET}/")]
+        curated_files = [path for (bucket, _), paths in local.items() if bucket == CURATED_BUCKET for path in paths]
         scanned["files"] = len(curated_files)
         hits |= {f"bytes of {Path(p).name}": n for p, n in leaks.scan_files(con, "needles", curated_files).items()}
         if warehouse is not None and warehouse.exists():
