@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from assets.outreach.rules import Feed
-from assets.outreach.transform import identifier
+from assets.outreach.transform import identifier, literal
 
 MIN_LENGTH = 4  # shorter values (e.g. "NA", initials) are not identifying on their own
 _TOKEN = re.compile(rb"[A-Za-z0-9@.+_-]{8,}")
@@ -38,16 +38,19 @@ def needles_sql(feeds: list[tuple[Feed, str]]) -> str:
 
 def scan_relation(con, needles: str, relation: str) -> dict[str, int]:
     """Per string column of `relation`: its distinct values equal to a needle (columns without hits
-    omitted). Distinct values, not cells: most columns hold few (campaign, codes, versions)."""
-    columns = [name for name, kind in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})").fetchall()
-               if kind == "VARCHAR"]
-    hits = {}
-    for column in columns:
-        count = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {identifier(column)} AS value FROM {relation}) "
-                            f"WHERE value IN (SELECT needle FROM {needles})").fetchall()[0][0]
-        if count:
-            hits[column] = count
-    return hits
+    omitted). Distinct values, not cells: most columns hold few (campaign, codes, versions). One
+    scan: a grouping set per column (its other columns are NULL in that set's rows)."""
+    names = [name for name, kind in
+             con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {relation})").fetchall() if kind == "VARCHAR"]
+    if not names:
+        return {}
+    columns = [identifier(name) for name in names]
+    which = " ".join(f"WHEN grouping({c}) = 0 THEN {literal(name)}" for c, name in zip(columns, names))
+    rows = con.execute(f"""SELECT name, count(*) FROM (
+        SELECT CASE {which} END AS name, coalesce({', '.join(columns)}) AS value FROM {relation}
+        GROUP BY GROUPING SETS ({', '.join(f'({c})' for c in columns)}))
+        WHERE value IN (SELECT needle FROM {needles}) GROUP BY name""").fetchall()
+    return dict(rows)
 
 
 def footer(path: Path) -> bytes:

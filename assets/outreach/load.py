@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,11 +101,14 @@ def _read_csv(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int, l
         raise DeliveryRefused(f"feed {feed.name}: field(s) {', '.join(map(repr, unruled))} of {key} have no rule in "
                               f"outreach_rules.yaml; nothing of the delivery is published")
     columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in header) + "}"
-    con.execute(f"""CREATE TABLE {table} AS SELECT *, row_number() OVER () AS _record FROM read_csv({literal(str(path))},
+    # A table created from one ordered scan keeps the file's order in its rowids: numbering the
+    # records that way costs nothing, where row_number() OVER () serialises the scan.
+    con.execute(f"""CREATE TABLE {table}_rows AS SELECT * FROM read_csv({literal(str(path))},
         header = true, columns = {columns}, auto_detect = false, delim = ',', quote = '"', escape = '"',
         store_rejects = true, rejects_table = 'rej_{table}', rejects_scan = 'scan_{table}')""")
     for name in (r.field for r in feed.fields if r.field not in header):  # an absent column is empty, not an error
-        con.execute(f"ALTER TABLE {table} ADD COLUMN {identifier(name)} VARCHAR")
+        con.execute(f"ALTER TABLE {table}_rows ADD COLUMN {identifier(name)} VARCHAR")
+    con.execute(f"CREATE VIEW {table} AS SELECT *, rowid + 1 AS _record FROM {table}_rows")
     malformed = con.execute(
         f"SELECT line, any_value(csv_line), string_agg(error_message, '; ') FROM rej_{table} GROUP BY line ORDER BY line"
     ).fetchall()
@@ -114,30 +118,38 @@ def _read_csv(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int, l
 def _read_jsonl(con, path: Path, key: str, feed: Feed, table: str) -> tuple[int, list[tuple]]:
     """JSON lines, parsed by DuckDB: each line read whole (0x1F cannot occur raw in valid JSON),
     then parsed once into the feed's fields; lines that are not JSON objects or hold nested
-    values are malformed."""
-    shape = literal(json.dumps({r.field: "JSON" for r in feed.fields}))
-    values = {r.field: f"s.{identifier(r.field)}" for r in feed.fields}
-    nested = " OR ".join(f"coalesce(json_type({v}) IN ('OBJECT', 'ARRAY'), false)" for v in values.values())
-    con.execute(f"""CREATE TABLE {table}_lines AS
-        SELECT *, s IS NOT NULL AND is_object AND NOT ({nested}) AS good
-        FROM (SELECT _record, line, try(json_transform(line, {shape})) AS s, try(json_keys(line)) AS keys,
+    values are malformed. Numbering and parsing are separate statements: an expression above
+    `row_number() OVER ()` runs on one thread."""
+    shape = literal(json.dumps({r.field: "VARCHAR" for r in feed.fields}))
+    # An object or array becomes its JSON text in a VARCHAR: only values that start like one are
+    # looked up again (CASE evaluates its branch only for those rows), to tell them from strings
+    # that merely start with a bracket.
+    nested = " OR ".join(f"CASE WHEN left(s.{identifier(r.field)}, 1) IN ('{{', '[') "
+                         f"THEN try(json_type(line, {literal('$.' + json.dumps(r.field))})) IN ('OBJECT', 'ARRAY') END"
+                         for r in feed.fields)
+    con.execute(f"""CREATE TABLE {table}_lines AS SELECT line
+        FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '',
+                      escape = '', auto_detect = false, store_rejects = true, rejects_table = 'rej_{table}',
+                      rejects_scan = 'scan_{table}')""")
+    con.execute(f"""CREATE TABLE {table}_parsed AS
+        SELECT _record, s, s IS NOT NULL AND is_object AND NOT coalesce({nested}, false) AS good, keys
+        FROM (SELECT rowid + 1 AS _record, line, try(json_transform(line, {shape})) AS s, try(json_keys(line)) AS keys,
                      starts_with(ltrim(line), '{{') AS is_object
-              FROM (SELECT row_number() OVER () AS _record, line
-                    FROM read_csv({literal(str(path))}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f',
-                                  quote = '', escape = '', auto_detect = false, store_rejects = true,
-                                  rejects_table = 'rej_{table}', rejects_scan = 'scan_{table}')))""")
+              FROM {table}_lines)""")
     delivered = [row[0] for row in con.execute(
-        f"SELECT DISTINCT unnest(keys) FROM {table}_lines WHERE s IS NOT NULL AND is_object").fetchall()]
+        f"SELECT DISTINCT unnest(keys) FROM {table}_parsed WHERE s IS NOT NULL").fetchall()]
     unruled = feed.unruled(sorted(delivered))
     if unruled:
         raise DeliveryRefused(f"feed {feed.name}: field(s) {', '.join(map(repr, unruled))} of {key} have no rule in "
                               f"outreach_rules.yaml; nothing of the delivery is published")
-    con.execute(f"""CREATE TABLE {table} AS SELECT {', '.join(f"{v} ->> '$' AS {identifier(f)}" for f, v in values.items())},
-        _record FROM {table}_lines WHERE good""")
+    con.execute(f"""CREATE VIEW {table} AS SELECT {', '.join(f"s.{identifier(r.field)}" for r in feed.fields)}, _record
+        FROM {table}_parsed WHERE good""")
     malformed = con.execute(f"""
-        SELECT _record, line, CASE WHEN s IS NULL THEN 'not JSON' WHEN NOT is_object THEN 'a JSON value, not an object'
-                                   ELSE 'a field holds an object or array, not a value' END
-        FROM {table}_lines WHERE NOT good
+        SELECT p._record, l.line, CASE WHEN p.s IS NULL THEN 'not JSON' WHEN NOT starts_with(ltrim(l.line), '{{')
+                                         THEN 'a JSON value, not an object'
+                                         ELSE 'a field holds an object or array, not a value' END
+        FROM {table}_parsed AS p JOIN (SELECT rowid + 1 AS _record, line FROM {table}_lines) AS l USING (_record)
+        WHERE NOT p.good
         UNION ALL SELECT line, any_value(csv_line), string_agg(error_message, '; ') FROM rej_{table} GROUP BY line
         ORDER BY 1""").fetchall()
     con.execute(f"DROP TABLE {table}_lines")
@@ -149,22 +161,41 @@ def read_delivery(con, delivery: Delivery, paths: list[Path], feed: Feed) -> dic
     (source_key, line_number, raw_record, reason); refuse the delivery before anything is written."""
     files, parts = {}, []
     con.execute("CREATE TABLE malformed (source_key VARCHAR, line_number BIGINT, raw_record VARCHAR, reason VARCHAR)")
-    for index, (entry, path) in enumerate(zip(delivery.files, paths)):
-        if entry.sha256 is not None and _sha256(path) != entry.sha256:
-            raise DeliveryRefused(f"{entry.key}: its sha256 differs from the manifest's (damaged or replaced)")
-        reader = _read_jsonl if entry.key.endswith((".jsonl", ".jsonl.gz")) else _read_csv
-        parsed, bad = reader(con, path, entry.key, feed, f"f{index}")
-        if bad:
-            con.executemany("INSERT INTO malformed VALUES (?, ?, ?, ?)", [(entry.key, line, raw, why) for line, raw, why in bad])
-        if entry.rows is not None and parsed + len(bad) != entry.rows:
-            raise DeliveryRefused(f"{entry.key}: {parsed} rows and {len(bad)} malformed lines, the manifest says {entry.rows} rows")
-        files[entry.key] = {"records": parsed + len(bad), "malformed": len(bad)}
-        columns = ", ".join(identifier(r.field) for r in feed.fields)
-        parts.append(f"SELECT {columns}, {literal(entry.key)} AS _source_key, _record FROM f{index}")
+    # Digests are computed beside the parse (hashlib releases the GIL) and checked before anything
+    # is written, and before a parse error is reported: a damaged file is named as such.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = [pool.submit(_sha256, path) if entry.sha256 is not None else None for entry, path in zip(delivery.files, paths)]
+        try:
+            for index, (entry, path) in enumerate(zip(delivery.files, paths)):
+                files[entry.key], part = _read_file(con, entry, path, feed, index)
+                parts.append(part)
+        finally:
+            for entry, digest in zip(delivery.files, digests):
+                if digest is not None and digest.result() != entry.sha256:
+                    raise DeliveryRefused(f"{entry.key}: its sha256 differs from the manifest's (damaged or replaced)")
+    for entry in delivery.files:
+        counts = files[entry.key]
+        if entry.rows is not None and counts["records"] != entry.rows:
+            raise DeliveryRefused(f"{entry.key}: {counts['records'] - counts['malformed']} rows and {counts['malformed']} "
+                                  f"malformed lines, the manifest says {entry.rows} rows")
     columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {identifier(r.field)}" for r in feed.fields)
     union = " UNION ALL ".join(parts) or f"SELECT {columns}, CAST(NULL AS VARCHAR) AS _source_key, 0::BIGINT AS _record WHERE false"
     con.execute(f"CREATE VIEW delivered AS {union}")
+    # Records are numbered now; every later row carries its source_key and record number, so the
+    # engine may reorder them (the raw file is written in half the time).
+    con.execute("SET preserve_insertion_order = false")
     return files
+
+
+def _read_file(con, entry, path: Path, feed: Feed, index: int) -> tuple[dict[str, int], str]:
+    """Parse one file into table f<index> and its lines into `malformed`: its counts, and its SELECT for `delivered`."""
+    reader = _read_jsonl if entry.key.endswith((".jsonl", ".jsonl.gz")) else _read_csv
+    parsed, bad = reader(con, path, entry.key, feed, f"f{index}")
+    if bad:
+        con.executemany("INSERT INTO malformed VALUES (?, ?, ?, ?)", [(entry.key, line, raw, why) for line, raw, why in bad])
+    columns = ", ".join(identifier(r.field) for r in feed.fields)
+    return ({"records": parsed + len(bad), "malformed": len(bad)},
+            f"SELECT {columns}, {literal(entry.key)} AS _source_key, _record FROM f{index}")
 
 
 def _catalogue_tables(con, rules: RuleSet) -> None:
@@ -228,7 +259,11 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
     """Cleanse, map and protect the delivery; the curated outputs become views (`curated`, and
     `unmapped` for responses) for the leak scan, written to `out` by `write`."""
     names = [r.field for r in feed.fields]
-    con.execute(f"CREATE TABLE cleansed AS {cleansing_sql(feed, rules, 'delivered', delivery.day, names)}")
+    cleansing = cleansing_sql(feed, rules, "delivered", delivery.day, names)
+    if feed.name == RESPONSES:  # mapped in the same pass: one table of 5M rows instead of two
+        _catalogue_tables(con, rules)
+        cleansing = mapping_sql(f"({cleansing})")
+    con.execute(f"CREATE TABLE cleansed AS {cleansing}")
     record = "to_json(struct_pack(" + ", ".join(f"{identifier(n)} := d.{identifier(n)}" for n in names) + "))"
     con.execute(f"""CREATE TABLE rejects AS
         SELECT {literal(feed.name)} AS feed, {literal(delivery.delivery_id)} AS delivery_id, source_key, line_number,
@@ -237,18 +272,16 @@ def transform(con, delivery: Delivery, feed: Feed, rules: RuleSet, token_key: by
         SELECT {literal(feed.name)}, {literal(delivery.delivery_id)}, c._source_key, NULL, c._record, CAST({record} AS VARCHAR), c._errors
         FROM cleansed AS c JOIN delivered AS d ON d._source_key = c._source_key AND d._record = c._record
         WHERE c._errors IS NOT NULL""")
-    protected = _protections(con, feed, "cleansed", token_key, data_key, key_ref)
+    protected = _protections(con, feed, "(SELECT * FROM cleansed WHERE _errors IS NULL)", token_key, data_key, key_ref)
     if feed.name == RESPONSES:
-        _catalogue_tables(con, rules)
-        con.execute(f"CREATE TABLE mapped AS {mapping_sql('(SELECT * FROM cleansed WHERE _errors IS NULL)')}")
         available = {**protected, "reason": "_unmapped", "source_key": "_source_key", "record_number": "_record"}
-        con.execute(f"CREATE VIEW curated AS SELECT {_select(curated_columns(feed), available, delivery, rules)} FROM mapped "
-                    "WHERE _unmapped IS NULL ORDER BY _source_key, _record")
-        con.execute(f"CREATE VIEW unmapped AS SELECT {_select((*UNMAPPED, *LINEAGE), available, delivery, rules)} FROM mapped "
-                    "WHERE _unmapped IS NOT NULL ORDER BY _source_key, _record")
+        con.execute(f"CREATE VIEW curated AS SELECT {_select(curated_columns(feed), available, delivery, rules)} FROM cleansed "
+                    "WHERE _errors IS NULL AND _unmapped IS NULL")
+        con.execute(f"CREATE VIEW unmapped AS SELECT {_select((*UNMAPPED, *LINEAGE), available, delivery, rules)} FROM cleansed "
+                    "WHERE _errors IS NULL AND _unmapped IS NOT NULL")
     else:
         con.execute(f"CREATE VIEW curated AS SELECT {_select(curated_columns(feed), protected, delivery, rules)} FROM cleansed "
-                    "WHERE _errors IS NULL ORDER BY _source_key, _record")
+                    "WHERE _errors IS NULL")
     per_file = con.execute("SELECT _source_key, count(*) FILTER (WHERE _errors IS NOT NULL), count(*) FILTER (WHERE _errors IS NULL) "
                            "FROM cleansed GROUP BY _source_key").fetchall()
     for key, rejected, loaded in per_file:
@@ -263,7 +296,6 @@ def write(con, feed: Feed, loaded: Loaded) -> None:
     """Every output as a Parquet file in `loaded.out` (raw, rejects, curated, unmapped), with its row count."""
     names = ", ".join(identifier(r.field) for r in feed.fields)
     outputs = {
-        # In file order already (DuckDB keeps insertion order through scans and UNION ALL).
         "raw": f"SELECT {names}, _source_key AS source_key, _record AS record_number FROM delivered",
         "rejects": "SELECT * FROM rejects ORDER BY source_key, line_number, record_number",
         "curated": "SELECT * FROM curated",
