@@ -233,6 +233,11 @@ def cmd_produce(args: argparse.Namespace, check_options: bool = True) -> int:
     if check_options:
         _reject_foreign_options(args, args.stream_options, {args.stream})
     hook = domains.sample_streams()[args.stream]
+    if hook.run is not None:
+        try:
+            return hook.run(args, ports())
+        except ValueError as error:
+            raise UsageError(f"produce {args.stream}: {error}") from None
     policy = streams()[hook.stream]
     start = (args.start or datetime.now(timezone.utc) - timedelta(seconds=args.seconds)).replace(microsecond=0)
     produced = iter(hook.records(args, start))

@@ -43,6 +43,9 @@ class Stream:
     records: Callable  # (args, start) -> iterable of records
     add_options: Callable = lambda group: None
     demo: Mapping[str, object] = field(default_factory=dict)  # `dataplatform demo`'s options
+    # Instead of records: an application that makes the stream's changes itself, e.g. by writing a
+    # database whose outbox feeds the stream. (args, ports) -> exit status; ValueError: bad arguments.
+    run: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from dataplatform.resources.catalog import GlueCatalog, LocalCatalog
 from dataplatform.resources.keys import KmsKeys, LocalKeyFile
 from dataplatform.resources.kv import DynamoDbKeyValueStore, SqliteKeyValueStore
 from dataplatform.resources.lake import LocalObjectStore, S3ObjectStore
+from dataplatform.resources.metrics import CloudWatchMetrics, LocalMetrics
 from dataplatform.resources.notify import LocalOutbox, SnsNotifier
+from dataplatform.resources.oltp import PostgresDatabase, SqliteDatabase
 from dataplatform.resources.snapshots import LocalSnapshotStore, RedshiftSnapshotStore, redshift_row_counter_from_env
 from dataplatform.resources.stream import KinesisStreamStore, LocalStreamStore
 from dataplatform.snapshots import snapshot_policies
@@ -36,6 +38,9 @@ def ports(environment: str | None = None) -> dict:
             "kv": SqliteKeyValueStore(home / "kv.sqlite"),
             "keys": LocalKeyFile(home / "keys" / "master.key"),
             "notify": LocalOutbox(home / "outbox"),
+            "metrics": LocalMetrics(home / "metrics.sqlite"),
+            # The operational database: a SQLite file, or PostgreSQL when a DSN is given.
+            "oltp": PostgresDatabase(settings.oltp_dsn()) if settings.oltp_dsn() else SqliteDatabase(home / "oltp.sqlite"),
             "snapshots": LocalSnapshotStore(
                 home / "snapshots", {p.cluster: home / p.local_file for p in snapshot_policies().values()}
             ),
@@ -56,6 +61,8 @@ def ports(environment: str | None = None) -> dict:
             "kv": DynamoDbKeyValueStore(aws.client("dynamodb"), table_prefix=prefix),
             "keys": KmsKeys(aws.client("kms"), key_id=deployment.personal_data_key(os.environ, prefix)),
             "notify": SnsNotifier(aws.client("sns"), topic_prefix=prefix.replace(".", "-")),  # no dots in topic names
+            "metrics": CloudWatchMetrics(aws.client("cloudwatch"), namespace_prefix=prefix),  # namespaces allow dots
+            "oltp": PostgresDatabase(settings.oltp_dsn() or ""),  # RDS; a run that needs it says when the DSN is missing
             "snapshots": RedshiftSnapshotStore(
                 aws.client("redshift"), redshift_row_counter_from_env(aws.client("redshift-data"), schema_prefix=namespace)
             ),

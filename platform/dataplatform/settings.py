@@ -42,6 +42,14 @@ def lake_root() -> Path:
     return home() / "lake"
 
 
+OLTP_DSN = "DATAPLATFORM_OLTP_DSN"
+
+
+def oltp_dsn() -> str | None:
+    """The operational (OLTP) database's PostgreSQL DSN; unset: the local SQLite file."""
+    return os.environ.get(OLTP_DSN) or None
+
+
 def warehouse_path() -> Path:
     return home() / "warehouse.duckdb"
 

@@ -1,6 +1,6 @@
 """The daemon is the product: a code server and `dagster-daemon run` on a fresh home take
-CloudFront files, a day of point-of-sale deliveries, a day of outreach deliveries, a late file for an earlier hour and a MIMIC
-delivery from landing to marts with nothing switched on by hand; `dataplatform catch-up` on the same deliveries builds the same marts.
+CloudFront files, a day of point-of-sale deliveries, a day of outreach deliveries, a late file for an earlier hour, a MIMIC
+delivery and an order application's transactions from landing (or the orders database's outbox) to marts (or the stream) with nothing switched on by hand; `dataplatform catch-up` on the same deliveries builds the same marts.
 
 Expectations come from the delivered files (test_cloudfront_end_to_end's plain-Python
 computation; the MIMIC tables as generated), not from the platform's SQL.
@@ -38,6 +38,7 @@ POS_MART = dg.AssetKey(["marts", "pos_region_daily"])
 POS_DAY = datetime.now(timezone.utc).date() - timedelta(days=1)  # complete, so loaded whatever the hour
 OUTREACH_MART = dg.AssetKey(["marts", "member_engagement"])
 OUTREACH_DAY = datetime.now(timezone.utc).date() - timedelta(days=2)  # past its pharmacy cut-off, within retention
+ORDERS_STREAM = dg.AssetKey(["stream", "orders_changes"])
 # What differs between two homes, by design: when the sensor first saw a delivery, and each
 # deployment's own secret token key (so its member tokens). Everything else must not.
 PER_HOME = {
@@ -73,6 +74,13 @@ class Deliveries:
         sample.write_delivery(lake, self.mimic, "delivery-1")
         policy, stream = streams()["web_analytics_events"], LocalStreamStore(home / "streams.sqlite")
         stream.create_stream(policy.name, policy.shards)
+        from assets.orders.app import OrderApplication
+        from assets.orders.schema import migrate
+        from dataplatform.resources.oltp import SqliteDatabase
+
+        orders = SqliteDatabase(home / "oltp.sqlite")  # the order application's transactions (seeded: the same changes)
+        migrate(orders)
+        OrderApplication(orders, seed=4).run(rate=10_000, seconds=0.02)
         for first in range(0, len(self.events), 500):
             stream.put_records(policy.name, self.events[first : first + 500])
 
@@ -181,7 +189,7 @@ def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
         def refreshed(instance) -> bool:
             raw = latest_timestamp(instance, RAW, late_partition)
             return (raw > landed and latest_timestamp(instance, MART) > raw and latest_timestamp(instance, DQ_RESULTS) > landed
-                    and latest_timestamp(instance, COUNTERS) > landed)
+                    and latest_timestamp(instance, COUNTERS) > landed and latest_timestamp(instance, ORDERS_STREAM) > landed)
 
         timings["late file and clinical"] = runtime.wait_for(refreshed, "the late hour and the CDM in the marts")
         sensor_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "automation"}))
@@ -191,7 +199,8 @@ def daemon_home(tmp_path_factory, deliveries, catch_up_started) -> dict:
         snapshotted = latest_timestamp(runtime.instance, SNAPSHOTS) > 0
         pos_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "pos_windows"}))
         outreach_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "outreach_deliveries"}))
-    return {"outreach_runs": outreach_runs, "home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
+        relay_runs = runtime.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/sensor_name": "orders_outbox_relay"}))
+    return {"outreach_runs": outreach_runs, "relay_runs": relay_runs, "home": home, "timings": timings, "first_mart": first_mart, "automation_runs": sensor_runs,
             "raw_runs": raw_runs, "snapshot_runs": snapshot_runs, "snapshotted": snapshotted, "pos_runs": pos_runs}
 
 
@@ -221,7 +230,38 @@ def test_the_daemon_builds_the_marts_from_landed_files(daemon_home, deliveries):
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select region, stores_reporting, is_complete from marts.pos_region_daily order by 1").fetchall() == [
             ("us-east", 3, True), ("us-west", 3, True)]
+    # The order database's committed changes, each once on the stream, by the relay sensor's runs.
+    assert daemon_home["relay_runs"] and all(r.status == dg.DagsterRunStatus.SUCCESS for r in daemon_home["relay_runs"])
+    assert order_changes(home) == committed_orders(home)
     print(f"daemon: landed -> marts {daemon_home['timings']}")
+
+
+def order_changes(home: Path) -> dict[str, list[str]]:
+    """Per order, the change types on the stream (first delivery of each outbox id, stream order)."""
+    from dataplatform import outbox
+    from dataplatform.resources.stream import LocalStreamStore
+
+    stream = LocalStreamStore(home / "streams.sqlite")
+    events = [outbox.decode(r.data) for shard in stream.list_shards("orders_changes")
+              for r in stream.read("orders_changes", shard.shard_id, limit=100_000)]
+    changes: dict[str, list[str]] = {}
+    for event in outbox.first_deliveries(events):
+        changes.setdefault(event.aggregate_id, []).append(event.event_type)
+    return changes
+
+
+def committed_orders(home: Path) -> dict[str, list[str]]:
+    """Per order, its changes as the database committed them (the outbox, in id order), and each
+    order still in the table ends with a created or updated change, each deleted one with a delete."""
+    from dataplatform.resources.oltp import SqliteDatabase
+
+    db = SqliteDatabase(home / "oltp.sqlite")
+    changes: dict[str, list[str]] = {}
+    for aggregate, event in db.query("select aggregate_id, event_type from outbox order by id"):
+        changes.setdefault(aggregate, []).append(event)
+    remaining = {order_id for order_id, in db.query("select order_id from orders")}
+    assert {a for a, c in changes.items() if c[-1] != "deleted"} == remaining
+    return changes
 
 
 @pytest.mark.slow
@@ -238,3 +278,4 @@ def test_catch_up_and_the_daemon_build_identical_marts(daemon_home, catch_up_hom
     differing = [name for name in by_daemon if by_daemon[name] != by_catch_up[name]]
     assert differing == []
     assert hour_counters(daemon_home["home"]) == hour_counters(catch_up_home)
+    assert order_changes(daemon_home["home"]) == order_changes(catch_up_home) != {}

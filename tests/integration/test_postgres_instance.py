@@ -9,9 +9,6 @@ failure instead where PostgreSQL is required (CI sets DATAPLATFORM_REQUIRE_POSTG
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +16,6 @@ import dagster as dg
 import psycopg
 import pytest
 import yaml
-from psycopg import sql
 
 from assets.cloudfront import sample
 from dataplatform import settings
@@ -27,35 +23,8 @@ from dataplatform.automation import AUTOMATION_SENSOR
 from dataplatform.catchup import CURSOR_PREFIX, InstanceCursors, catch_up
 from dataplatform.resources.lake import LocalObjectStore
 
-DEFAULT_DSN = "postgresql://dataplatform:dataplatform@127.0.0.1:5432/dataplatform"
 MART = dg.AssetKey(["marts", "cloudfront_top_viewers"])
 ARRIVALS = "cloudfront_arrivals"
-
-
-def _unavailable(reason: str) -> None:
-    """Skip locally; fail where PostgreSQL is required."""
-    if os.environ.get("DATAPLATFORM_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"{reason} (DATAPLATFORM_REQUIRE_POSTGRES=1, so this is a failure, not a skip)")
-    pytest.skip(f"{reason}; set DATAPLATFORM_REQUIRE_POSTGRES=1 to make this a failure")
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL (libpq form, for psycopg) of a fresh database on the server of
-    DATAPLATFORM_PG_DSN, dropped afterwards."""
-    dsn = os.environ.get("DATAPLATFORM_PG_DSN") or DEFAULT_DSN
-    try:
-        admin = psycopg.connect(dsn, connect_timeout=5, autocommit=True)
-    except psycopg.OperationalError as error:
-        first_line = str(error).strip().splitlines()[0]
-        _unavailable(f"no PostgreSQL at {urlsplit(dsn).hostname}:{urlsplit(dsn).port}: {first_line}")
-    name = f"dataplatform_test_{secrets.token_hex(6)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def dagster_url(url: str) -> str:
