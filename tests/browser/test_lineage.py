@@ -69,6 +69,8 @@ OUTREACH_EXPECTED = (
     ("staging", "stg_outreach__pharmacy_claims"),
     *OUTREACH_MARTS,
 )
+ORDERS_TABLE = ("oltp", "orders")
+ORDERS_EXPECTED = (ORDERS_TABLE, ("stream", "orders_changes"))
 COLUMN_TAGS_QUERY = """
 {
   assetNodes(assetKeys: [{path: ["curated", "outreach", "members"]}, {path: ["raw_restricted", "outreach", "members"]}]) {
@@ -281,6 +283,16 @@ def test_outreach_lineage_landing_restricted_curated_marts_with_classified_colum
 
     expect(page.get_by_text("phone_encrypted").first).to_be_visible(timeout=60_000)
     print(f"columns screenshot: {_save_screenshot(page, tmp_path, 'outreach-curated-members.png')}")
+
+
+@pytest.mark.browser
+def test_orders_lineage_database_to_stream(browser: Any, page: Any, dagster_dev: DagsterDev, tmp_path: Path) -> None:
+    api_nodes, _ = _api_graph(dagster_dev)
+    assert {api_nodes[_key(key)]["groupName"] for key in ORDERS_EXPECTED} == {"orders"}
+    repository = api_nodes[_key(ORDERS_TABLE)]["repository"]
+    url = f"{dagster_dev.base_url}/locations/{repository['name']}@{repository['location']['name']}/asset-groups/orders"
+    _assert_lineage_drawn(page, dagster_dev, tmp_path, url, ORDERS_EXPECTED, ORDERS_TABLE, (("stream", "orders_changes"),),
+                          "orders-lineage.png")
 
 
 @pytest.mark.browser
