@@ -68,6 +68,6 @@ def owned() -> dict[str, list[str]]:
 
 COMMANDS = {"orders": Command(help="the orders database: migrate its schema, outbox and triggers; show the outbox's backlog",
                               add_options=_orders_options, run=_orders)}
-STREAMS = {"orders": Stream(stream="orders_changes", records=lambda args, start: iter(()), run=_produce,
+STREAMS = {"orders": Stream(stream="orders_changes", run=_produce,
                             demo=dict(rate=40, seconds=10))}
 SUMMARIES = [summarise]

@@ -40,7 +40,7 @@ class Stream:
     """`dataplatform produce <name>`: sample records for a stream of streams.yaml."""
 
     stream: str  # the stream policy's name
-    records: Callable  # (args, start) -> iterable of records
+    records: Callable | None = None  # (args, start) -> iterable of records
     add_options: Callable = lambda group: None
     demo: Mapping[str, object] = field(default_factory=dict)  # `dataplatform demo`'s options
     # Instead of records: an application that makes the stream's changes itself, e.g. by writing a

@@ -5,6 +5,8 @@ a relay publishes unpublished rows to the stream port, then marks them.
 Why it is exact:
 - The relay selects rows by their `published_at IS NULL` flag, never "ids after the last one": a
   PostgreSQL identity value can commit after a higher one, and a cursor on ids would skip it.
+  Within a run, a row that turns up behind the scan ends the run before the next put (its
+  aggregate's later change may be in that put); the next run starts from the lowest id.
 - One aggregate's changes are ordered by outbox id: a second writer of a row waits on the first's
   row lock, so its trigger (and its id) comes after the first's commit. The relay keeps that order:
   partition key = aggregate id, ids ascending, at most one change per aggregate in one put (a
@@ -152,9 +154,9 @@ def decode(data: bytes) -> Event:
                  body["txid"], body["created_at"])
 
 
-def first_deliveries(events: Iterable[Event], seen: set[int] | None = None) -> Iterator[Event]:
+def first_deliveries(events: Iterable[Event]) -> Iterator[Event]:
     """Each outbox id once: what a consumer of at-least-once delivery keeps."""
-    seen = set() if seen is None else seen
+    seen: set[int] = set()
     for event in events:
         if event.id not in seen:
             seen.add(event.id)
@@ -214,22 +216,29 @@ def relay(db: Database, stream: StreamStore, stream_name: str, *, batch_size: in
     result = RelayResult()
     blocked: set[str] = set()
     # Within one run the scan moves forward by id; each run starts again from the first unpublished
-    # row, so a row that committed behind the scan is published by the next run, never skipped.
+    # row. A row that committed behind the scan (a lower id, committed late) ends the run before
+    # the batch is put: a later change of its aggregate may be in the batch, and must follow it.
     after = 0
+    left: set[int] = set()  # refused or held rows of this run: behind the scan on purpose
     while max_rows is None or result.published + result.held + len(result.failures) < max_rows:
         events = _unpublished(db, after, batch_size)
+        if after and any(i not in left for i, in db.query(
+                "SELECT id FROM outbox WHERE published_at IS NULL AND id <= ? ORDER BY id LIMIT ?", (after, len(left) + 1))):
+            break
         if events:
             after = events[-1].id
         sendable, failed = [], []
         for event in events:
             if event.aggregate_id in blocked:
                 result.held += 1
+                left.add(event.id)
                 continue
             key, data = record = event.record()
             if len(data) + len(key.encode()) > MAX_RECORD_BYTES:
                 failed.append(event.id)
                 result.failures[event.id] = f"record of {len(data):,} bytes exceeds the stream's {MAX_RECORD_BYTES:,}"
                 blocked.add(event.aggregate_id)
+                left.add(event.id)
                 continue
             sendable.append((event, record))
         for event_id in failed:

@@ -23,6 +23,7 @@ from dataplatform.resources.metrics import LocalMetrics
 from dataplatform.resources.notify import LocalOutbox
 from dataplatform.resources.oltp import SqliteDatabase
 from dataplatform.resources.stream import LocalStreamStore
+from dataplatform.run_attempts import DONE, RUNNING
 
 
 @pytest.fixture
@@ -31,24 +32,35 @@ def db(tmp_path):
 
 
 def test_the_sensor_waits_for_a_migrated_database_then_requests_one_run_per_backlog(db, tmp_path):
-    assert "dataplatform orders migrate" in evaluate(db).skip_message
+    now = datetime.now(timezone.utc)
+    runs: dict[str, tuple] = {}  # run key -> (outcome, ended), as run_attempts.run_state reads the instance
+
+    def tick():
+        return evaluate(db, now, runs.get)
+
+    assert "dataplatform orders migrate" in tick().skip_message
     migrate(db)
-    assert "every committed change" in evaluate(db).skip_message
+    assert "every committed change" in tick().skip_message
     OrderApplication(db, seed=1).run(rate=10_000, seconds=0.01)
-    first = evaluate(db)
-    assert isinstance(first, dg.RunRequest) and evaluate(db).run_key == first.run_key  # same backlog, same key
+    first = tick()
+    assert isinstance(first, dg.RunRequest) and tick().run_key == first.run_key  # same backlog, same key
+    runs[first.run_key] = (RUNNING, None)
+    assert "in progress" in tick().skip_message  # never two runs on one backlog
+    runs[first.run_key] = (DONE, now - timedelta(minutes=5))  # it ended and left the backlog (killed, or the lock was held)
+    assert tick().run_key == f"{first.run_key}#2"
     stream = LocalStreamStore(tmp_path / "streams.sqlite")
     stream.create_stream("orders_changes", 2)
     relay(db, stream, "orders_changes")
-    assert isinstance(evaluate(db), dg.SkipReason)
+    assert isinstance(tick(), dg.SkipReason)
     # The definition ticks with its resource, as the daemon runs it.
     OrderApplication(db, seed=2).run(rate=10_000, seconds=0.005)
     ports = {"oltp": db, "stream": stream, "kv": SqliteKeyValueStore(tmp_path / "kv.sqlite"),
              "metrics": LocalMetrics(tmp_path / "metrics.sqlite"), "notify": LocalOutbox(tmp_path / "outbox")}
     definitions = dg.Definitions(assets=[outbox_relay], sensors=[outbox_relay_sensor], resources=ports)
-    with dg.build_sensor_context(resources={"oltp": db}, definitions=definitions) as context:
-        tick = outbox_relay_sensor.evaluate_tick(context)
-    assert [r.run_key for r in tick.run_requests] == [evaluate(db).run_key]
+    with dg.instance_for_test() as instance, dg.build_sensor_context(
+            instance=instance, resources={"oltp": db}, definitions=definitions) as context:
+        sensor_tick = outbox_relay_sensor.evaluate_tick(context)
+    assert [r.run_key for r in sensor_tick.run_requests] == [evaluate(db, now, runs.get).run_key]
 
 
 def test_minute_metrics_equal_the_created_orders_and_alert_once(db, tmp_path, monkeypatch):
@@ -75,6 +87,8 @@ def test_minute_metrics_equal_the_created_orders_and_alert_once(db, tmp_path, mo
     alerts = notify.messages(metrics.ALERT_TOPIC)
     assert len(alerts) == done["alerts"]
     assert metrics.emit(db, kv, store, notify, now=later) == {"minutes": 0, "alerts": 0}  # the cursor moved
+    sent = datetime.fromisoformat(alerts[0]["message"]["minute"])
+    assert metrics._alert(kv, notify, sent, top, settings) == 0  # another evaluation of a sent minute sends nothing
     assert len(notify.messages(metrics.ALERT_TOPIC)) == len(alerts)  # once per minute
 
 

@@ -45,8 +45,8 @@ class Database(ABC):
 
 
 class SqliteDatabase(Database):
-    """A SQLite file in WAL mode: many readers, one writer at a time (BEGIN IMMEDIATE), so
-    writers serialise and commit order is the order of their rowids."""
+    """A SQLite file in WAL mode. Every transaction begins IMMEDIATE (takes the write lock), so
+    transactions serialise and commit order is the order of their rowids."""
 
     dialect = "sqlite"
 
