@@ -20,6 +20,7 @@ from pathlib import Path
 
 from faker import Faker
 
+from dataplatform.outbox import utc_text
 from dataplatform.resources.oltp import Database
 
 # The seed's order document: ship methods, categories and their price ranges.
@@ -42,10 +43,6 @@ class Produced:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class OrderApplication:
     def __init__(self, db: Database, seed: int | None = None, log: Path | None = None):
         self.db, self.random, self.log = db, random.Random(seed), log
@@ -56,7 +53,7 @@ class OrderApplication:
     def _value(self, value):
         """The parameter for a timestamp or price in this database's column type."""
         if isinstance(value, datetime):
-            return _stamp(value) if self.db.dialect == "sqlite" else value
+            return utc_text(value) if self.db.dialect == "sqlite" else value
         if isinstance(value, Decimal):
             return str(value) if self.db.dialect == "sqlite" else value
         return value
@@ -132,7 +129,7 @@ class OrderApplication:
             return kind, 0
         if self.log:
             with open(self.log, "a") as handle:
-                handle.write(json.dumps({"kind": kind, "changes": changed, "at": _stamp(datetime.now(timezone.utc))}) + "\n")
+                handle.write(json.dumps({"kind": kind, "changes": changed, "at": utc_text(datetime.now(timezone.utc))}) + "\n")
         return kind, changed
 
     def run(self, rate: float, seconds: float) -> Produced:

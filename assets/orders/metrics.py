@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from dataplatform.governance.policies import load
+from dataplatform.outbox import utc_text
 from dataplatform.resources.kv import ConditionFailed
 from dataplatform.resources.metrics import MetricDatum
 from dataplatform.resources.oltp import Database
@@ -30,10 +31,9 @@ def policy() -> dict:
 
 def _created(db: Database, start: datetime, end: datetime) -> list[tuple]:
     if db.dialect == "sqlite":
-        fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
         rows = db.query("SELECT created_at, json_extract(payload, '$.new.product_category'), json_extract(payload, '$.new.unit_price'), "
                         "json_extract(payload, '$.new.order_qty') FROM outbox WHERE event_type = 'created' AND created_at >= ? "
-                        "AND created_at < ?", (start.strftime(fmt), end.strftime(fmt)))
+                        "AND created_at < ?", (utc_text(start), utc_text(end)))
         return [(datetime.fromisoformat(r[0].replace("Z", "+00:00")), *r[1:]) for r in rows]
     return db.query("SELECT created_at, payload->'new'->>'product_category', payload->'new'->>'unit_price', "
                     "(payload->'new'->>'order_qty')::int FROM outbox WHERE event_type = 'created' AND created_at >= ? "

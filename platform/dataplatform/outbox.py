@@ -163,10 +163,14 @@ def first_deliveries(events: Iterable[Event]) -> Iterator[Event]:
             yield event
 
 
+def utc_text(moment: datetime) -> str:
+    """A moment as the outbox writes times where the database has no timestamp type (SQLite):
+    UTC ISO-8601 with microseconds and Z, so text order is time order."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _iso(value) -> str:
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value
+    return utc_text(value) if isinstance(value, datetime) else value
 
 
 def _now(db: Database):
